@@ -1,0 +1,481 @@
+//! Loading and validating configuration, collecting every problem with its path.
+//!
+//! Each section of a supplier is read on its own, so one typo does not hide the problems after
+//! it; then the values are checked together (URLs against `allow_insecure_http`, secrets
+//! against the environment, ids against each other).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::{AuthConfig, BreakerConfig, ConfigFile, LimitsConfig, Protocol, RetryConfig, SupplierConfig};
+use crate::error::{Error, Operation, Problem, join_path};
+use crate::model::{SkuRules, StatusMap, SupplierId};
+
+/// Looks up an environment variable.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+const SUPPLIER_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "protocol",
+    "base_url",
+    "allow_insecure_http",
+    "auth",
+    "headers",
+    "limits",
+    "retry",
+    "breaker",
+    "sku_rules",
+    "status_map",
+    "operations",
+];
+
+/// Operation names an `operations` object may hold.
+pub const OPERATION_NAMES: &[&str] = &[
+    "stock",
+    "crawl_stock",
+    "place_order",
+    "order_status",
+    "cancel_order",
+];
+
+impl ConfigFile {
+    /// Reads and validates a config file, resolving `env:` secrets from the process
+    /// environment.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::config(vec![Problem::new(
+                "",
+                format!("cannot read {}: {e}", path.display()),
+            )])
+            .with_operation(Operation::LoadConfig)
+        })?;
+        Self::from_json(&text)
+    }
+
+    /// Validates a config file's text, resolving `env:` secrets from the process environment.
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        Self::from_json_with_env(text, &process_env)
+    }
+
+    /// Validates a config file's text, resolving `env:` secrets through `env`.
+    ///
+    /// ```
+    /// use dropship::config::ConfigFile;
+    /// let text = r#"{"suppliers": [
+    ///     {"id": "a", "protocol": "rest", "base_url": "http://10.0.0.1",
+    ///      "auth": {"kind": "bearer", "token": "env:A_TOKEN"}},
+    ///     {"id": "a", "protocol": "soup", "base_url": "https://b.example"}]}"#;
+    /// let err = ConfigFile::from_json_with_env(text, &|_| None).unwrap_err();
+    /// let paths: Vec<_> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    /// assert_eq!(paths, [
+    ///     "suppliers[0].base_url",
+    ///     "suppliers[0].auth.token",
+    ///     "suppliers[1].protocol",
+    ///     "suppliers[1].id",
+    /// ]);
+    /// ```
+    pub fn from_json_with_env(text: &str, env: EnvLookup<'_>) -> Result<Self, Error> {
+        let root = parse_json(text)?;
+        let mut problems = Vec::new();
+        let Value::Object(mut root) = root else {
+            return Err(config_error(vec![Problem::new(
+                "",
+                "the file must hold a JSON object with a \"suppliers\" array",
+            )]));
+        };
+        for key in root.keys() {
+            if key != "suppliers" {
+                problems.push(unknown_field(key, key, &["suppliers"]));
+            }
+        }
+        let list = match root.remove("suppliers") {
+            Some(Value::Array(list)) if !list.is_empty() => list,
+            Some(Value::Array(_)) => {
+                problems.push(Problem::new("suppliers", "must list at least one supplier"));
+                Vec::new()
+            }
+            Some(_) => {
+                problems.push(Problem::new("suppliers", "must be an array of suppliers"));
+                Vec::new()
+            }
+            None => {
+                problems.push(Problem::new("suppliers", "is required"));
+                Vec::new()
+            }
+        };
+        let mut suppliers = Vec::new();
+        let mut first_index: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, value) in list.into_iter().enumerate() {
+            let path = format!("suppliers[{i}]");
+            let id = value.get("id").and_then(Value::as_str).map(str::to_string);
+            match parse_supplier(value, env) {
+                Ok(s) => suppliers.push(s),
+                Err(ps) => problems.extend(prefixed(&path, ps)),
+            }
+            if let Some(id) = id {
+                if let Some(first) = first_index.get(&id) {
+                    problems.push(Problem::new(
+                        format!("{path}.id"),
+                        format!("{id:?} is already the id of suppliers[{first}]"),
+                    ));
+                } else {
+                    first_index.insert(id, i);
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(ConfigFile { suppliers })
+        } else {
+            Err(config_error(problems))
+        }
+    }
+}
+
+impl SupplierConfig {
+    /// Validates one supplier's JSON object, resolving `env:` secrets from the process
+    /// environment. Problem paths are relative to the object (`auth.token_url`).
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        Self::from_json_with_env(text, &process_env)
+    }
+
+    /// Like [`from_json`](SupplierConfig::from_json), resolving secrets through `env`.
+    pub fn from_json_with_env(text: &str, env: EnvLookup<'_>) -> Result<Self, Error> {
+        parse_supplier(parse_json(text)?, env).map_err(config_error)
+    }
+}
+
+fn config_error(problems: Vec<Problem>) -> Error {
+    Error::config(problems).with_operation(Operation::LoadConfig)
+}
+
+fn parse_json(text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| {
+        config_error(vec![Problem::new(
+            "",
+            format!(
+                "not valid JSON at line {} column {}: {}",
+                e.line(),
+                e.column(),
+                strip_position(&e.to_string())
+            ),
+        )])
+    })
+}
+
+/// serde_json appends " at line L column C"; we state the position ourselves.
+fn strip_position(msg: &str) -> &str {
+    msg.rfind(" at line ").map_or(msg, |i| &msg[..i])
+}
+
+fn prefixed(prefix: &str, problems: Vec<Problem>) -> impl Iterator<Item = Problem> + '_ {
+    problems
+        .into_iter()
+        .map(move |p| Problem::new(join_path(prefix, &p.path), p.message))
+}
+
+fn unknown_field(path: &str, key: &str, known: &[&str]) -> Problem {
+    let hint = known
+        .iter()
+        .filter(|k| edit_distance(k, key) <= 2)
+        .min_by_key(|k| edit_distance(k, key))
+        .map(|k| format!("; did you mean {k:?}?"))
+        .unwrap_or_else(|| format!("; expected one of {}", known.join(", ")));
+    Problem::new(path, format!("unknown field{hint}"))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Reads one field with serde, recording a located problem on failure.
+/// `Ok(None)` when absent (or `null`); `Err(())` when present and wrong.
+fn field<T: DeserializeOwned>(
+    obj: &mut Map<String, Value>,
+    key: &str,
+    problems: &mut Vec<Problem>,
+) -> Result<Option<T>, ()> {
+    let Some(value) = obj.remove(key) else {
+        return Ok(None);
+    };
+    if value.is_null() {
+        return Ok(None);
+    }
+    serde_path_to_error::deserialize::<_, T>(value)
+        .map(Some)
+        .map_err(|e| {
+            let inner = e.path().to_string();
+            let inner = if inner == "." { String::new() } else { inner };
+            problems.push(Problem::new(join_path(key, &inner), e.into_inner().to_string()));
+        })
+}
+
+fn required<T: DeserializeOwned>(
+    obj: &mut Map<String, Value>,
+    key: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    match field(obj, key, problems) {
+        Ok(Some(v)) => Some(v),
+        Ok(None) => {
+            problems.push(Problem::new(key, "is required"));
+            None
+        }
+        Err(()) => None,
+    }
+}
+
+fn optional<T: DeserializeOwned + Default>(
+    obj: &mut Map<String, Value>,
+    key: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
+    field(obj, key, problems).ok().map(Option::unwrap_or_default)
+}
+
+fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Vec<Problem>> {
+    let Value::Object(mut obj) = value else {
+        return Err(vec![Problem::new("", "must be a JSON object")]);
+    };
+    let mut problems = Vec::new();
+    for key in obj.keys() {
+        if !SUPPLIER_FIELDS.contains(&key.as_str()) {
+            problems.push(unknown_field(key, key, SUPPLIER_FIELDS));
+        }
+    }
+    let id = required::<String>(&mut obj, "id", &mut problems).and_then(|id| {
+        SupplierId::new(id)
+            .map_err(|e| problems.push(Problem::new("id", e.message())))
+            .ok()
+    });
+    let name = optional::<Option<String>>(&mut obj, "name", &mut problems).flatten();
+    let protocol = required::<Protocol>(&mut obj, "protocol", &mut problems);
+    let allow_insecure_http =
+        optional::<bool>(&mut obj, "allow_insecure_http", &mut problems).unwrap_or(false);
+    let base_url = required::<String>(&mut obj, "base_url", &mut problems)
+        .and_then(|u| check_base_url(&u, allow_insecure_http, &mut problems));
+    let mut auth = optional::<AuthConfig>(&mut obj, "auth", &mut problems);
+    if let Some(auth) = &mut auth {
+        check_auth(auth, base_url.as_ref(), allow_insecure_http, env, &mut problems);
+    }
+    let headers = optional::<BTreeMap<String, String>>(&mut obj, "headers", &mut problems);
+    if let Some(headers) = &headers {
+        check_headers(headers, &mut problems);
+    }
+    let limits = optional::<LimitsConfig>(&mut obj, "limits", &mut problems);
+    if let Some(l) = &limits {
+        problems.extend(prefixed("limits", l.problems()));
+    }
+    let retry = optional::<RetryConfig>(&mut obj, "retry", &mut problems);
+    if let Some(r) = &retry {
+        problems.extend(prefixed("retry", r.problems()));
+    }
+    let breaker = optional::<BreakerConfig>(&mut obj, "breaker", &mut problems);
+    if let Some(b) = &breaker {
+        problems.extend(prefixed("breaker", b.problems()));
+    }
+    let sku_rules = optional::<SkuRules>(&mut obj, "sku_rules", &mut problems);
+    let status_map = optional::<StatusMap>(&mut obj, "status_map", &mut problems);
+    let operations = optional::<BTreeMap<String, Value>>(&mut obj, "operations", &mut problems);
+    if let Some(ops) = &operations {
+        for (name, spec) in ops {
+            let path = format!("operations.{name}");
+            if !OPERATION_NAMES.contains(&name.as_str()) {
+                problems.push(unknown_field(&path, name, OPERATION_NAMES));
+            } else if !spec.is_object() {
+                problems.push(Problem::new(path, "must be a JSON object"));
+            }
+        }
+    }
+    match (
+        id, protocol, base_url, auth, headers, limits, retry, breaker, sku_rules, status_map,
+        operations,
+    ) {
+        (
+            Some(id),
+            Some(protocol),
+            Some(base_url),
+            Some(auth),
+            Some(headers),
+            Some(limits),
+            Some(retry),
+            Some(breaker),
+            Some(sku_rules),
+            Some(status_map),
+            Some(operations),
+        ) if problems.is_empty() => Ok(SupplierConfig {
+            id,
+            name,
+            protocol,
+            base_url,
+            allow_insecure_http,
+            auth,
+            headers,
+            limits,
+            retry,
+            breaker,
+            sku_rules,
+            status_map,
+            operations,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Whether a URL's host is on this machine, where plain HTTP cannot be sniffed.
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn check_url(
+    path: &str,
+    url: &reqwest::Url,
+    allow_insecure_http: bool,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    let before = problems.len();
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_insecure_http || is_loopback(url) => {}
+        "http" => problems.push(Problem::new(
+            path,
+            "must be https (plain http is allowed only to loopback addresses, or with \
+             \"allow_insecure_http\": true)",
+        )),
+        other => problems.push(Problem::new(
+            path,
+            format!("scheme {other:?} is not supported; use https"),
+        )),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        problems.push(Problem::new(
+            path,
+            "must not embed credentials; put them in \"auth\"",
+        ));
+    }
+    problems.len() == before
+}
+
+fn check_base_url(
+    text: &str,
+    allow_insecure_http: bool,
+    problems: &mut Vec<Problem>,
+) -> Option<reqwest::Url> {
+    let url = match reqwest::Url::parse(text) {
+        Ok(u) => u,
+        Err(e) => {
+            problems.push(Problem::new("base_url", format!("is not a URL: {e}")));
+            return None;
+        }
+    };
+    let mut ok = check_url("base_url", &url, allow_insecure_http, problems);
+    if url.query().is_some() || url.fragment().is_some() {
+        problems.push(Problem::new(
+            "base_url",
+            "must not have a query or fragment; keys belong in \"auth\", parameters in \"operations\"",
+        ));
+        ok = false;
+    }
+    ok.then_some(url)
+}
+
+fn check_auth(
+    auth: &mut AuthConfig,
+    base_url: Option<&reqwest::Url>,
+    allow_insecure_http: bool,
+    env: EnvLookup<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    for (path, url) in auth.urls() {
+        let path = format!("auth.{path}");
+        // A relative endpoint ("/auth/token") is joined to base_url by the authenticator, so it
+        // inherits base_url's scheme, already checked.
+        if url.starts_with('/') && base_url.is_some() {
+            continue;
+        }
+        let resolved = match reqwest::Url::parse(url) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                problems.push(Problem::new(path.clone(), format!("is not a URL: {e}")));
+                None
+            }
+        };
+        if let Some(u) = resolved {
+            check_url(&path, &u, allow_insecure_http, problems);
+        }
+    }
+    for (path, name) in auth.required_names() {
+        if name.trim().is_empty() {
+            problems.push(Problem::new(format!("auth.{path}"), "must not be empty"));
+        }
+    }
+    if let AuthConfig::TokenExchange {
+        token_pointer,
+        expires_in_pointer,
+        expires_at_pointer,
+        refresh_token_pointer,
+        ..
+    } = auth
+    {
+        let pointers = [
+            ("token_pointer", Some(token_pointer.as_str())),
+            ("expires_in_pointer", expires_in_pointer.as_deref()),
+            ("expires_at_pointer", expires_at_pointer.as_deref()),
+            ("refresh_token_pointer", refresh_token_pointer.as_deref()),
+        ];
+        for (path, p) in pointers {
+            if p.is_some_and(|p| !p.starts_with('/')) {
+                problems.push(Problem::new(
+                    format!("auth.{path}"),
+                    "must be a JSON Pointer starting with '/', such as /data/accessToken",
+                ));
+            }
+        }
+    }
+    for (path, secret) in auth.secrets_mut() {
+        if let Err(message) = secret.resolve(env) {
+            problems.push(Problem::new(format!("auth.{path}"), message));
+        }
+    }
+}
+
+fn check_headers(headers: &BTreeMap<String, String>, problems: &mut Vec<Problem>) {
+    for (name, value) in headers {
+        let path = format!("headers.{name}");
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            problems.push(Problem::new(path, "is not a valid header name"));
+        } else if reqwest::header::HeaderValue::from_str(value).is_err() {
+            problems.push(Problem::new(path, "is not a valid header value"));
+        } else if name.eq_ignore_ascii_case("authorization") {
+            problems.push(Problem::new(
+                path,
+                "credentials belong in \"auth\", where they are kept secret",
+            ));
+        }
+    }
+}
+

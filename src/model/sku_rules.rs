@@ -1,0 +1,450 @@
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::sku::{Sku, SkuError, SupplierSku};
+
+/// Letter case applied to a SKU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseRule {
+    /// Keep the case as it is.
+    #[default]
+    Preserve,
+    /// Upper-case (Unicode-aware).
+    Upper,
+    /// Lower-case (Unicode-aware).
+    Lower,
+}
+
+impl CaseRule {
+    fn apply(self, s: &str) -> String {
+        match self {
+            CaseRule::Preserve => s.to_string(),
+            CaseRule::Upper => s.to_uppercase(),
+            CaseRule::Lower => s.to_lowercase(),
+        }
+    }
+}
+
+/// How one supplier's SKU spellings map to the merchant's canonical [`Sku`]s, both ways.
+///
+/// Inbound ([`normalize`](SkuRules::normalize)), in this order:
+/// 1. trim white space (on by default);
+/// 2. an exact match in the alias table wins and ends the rules;
+/// 3. strip the supplier prefix, then the supplier suffix (ASCII case-insensitive match);
+/// 4. remove every separator character listed in `strip_separators`;
+/// 5. fold case to `case`.
+///
+/// Outbound ([`denormalize`](SkuRules::denormalize)): the alias table if it names the SKU, else
+/// `supplier_case`, then prefix and suffix added back. Stripped separators cannot be restored by
+/// rules; when a supplier needs them, prefer the spelling learned from its own feed
+/// ([`normalize_batch`](SkuRules::normalize_batch) returns it) or an alias.
+///
+/// In a config file:
+/// ```json
+/// { "trim": true, "case": "upper", "strip_separators": "-_ ",
+///   "supplier_prefix": "CJ", "supplier_case": "lower",
+///   "aliases": { "MUG-BLUE": "8123456" } }
+/// ```
+///
+/// ```
+/// use dropship::{CaseRule, SkuRules, Sku};
+/// let rules = SkuRules::builder()
+///     .case(CaseRule::Upper)
+///     .supplier_prefix("CJ-")
+///     .alias("MUG-BLUE", "8123456")
+///     .build()
+///     .unwrap();
+/// assert_eq!(rules.normalize(" cj-tshirt-red ").unwrap().as_str(), "TSHIRT-RED");
+/// assert_eq!(rules.normalize("8123456").unwrap().as_str(), "MUG-BLUE");
+/// let sku = Sku::new("MUG-BLUE").unwrap();
+/// assert_eq!(rules.denormalize(&sku).unwrap().as_str(), "8123456");
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SkuRulesSpec", into = "SkuRulesSpec")]
+pub struct SkuRules {
+    spec: SkuRulesSpec,
+    /// Supplier spelling -> canonical, built once from the alias table.
+    reverse: HashMap<String, Sku>,
+    /// Canonical -> supplier spelling, validated.
+    forward: BTreeMap<Sku, SupplierSku>,
+}
+
+/// The serialized form of [`SkuRules`], validated into it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct SkuRulesSpec {
+    trim: bool,
+    case: CaseRule,
+    strip_separators: String,
+    supplier_prefix: Option<String>,
+    supplier_suffix: Option<String>,
+    supplier_case: CaseRule,
+    aliases: BTreeMap<String, String>,
+}
+
+impl Default for SkuRulesSpec {
+    fn default() -> Self {
+        SkuRulesSpec {
+            trim: true,
+            case: CaseRule::Preserve,
+            strip_separators: String::new(),
+            supplier_prefix: None,
+            supplier_suffix: None,
+            supplier_case: CaseRule::Preserve,
+            aliases: BTreeMap::new(),
+        }
+    }
+}
+
+impl TryFrom<SkuRulesSpec> for SkuRules {
+    type Error = String;
+
+    fn try_from(spec: SkuRulesSpec) -> Result<Self, String> {
+        let mut forward = BTreeMap::new();
+        let mut reverse: HashMap<String, Sku> = HashMap::new();
+        for (canonical, spelling) in &spec.aliases {
+            let c = Sku::new(canonical.as_str())
+                .map_err(|e| format!("aliases: key {canonical:?}: {e}"))?;
+            let s = SupplierSku::new(spelling.trim())
+                .map_err(|e| format!("aliases.{canonical}: {e}"))?;
+            if let Some(other) = reverse.get(s.as_str()) {
+                return Err(format!(
+                    "aliases: {other} and {c} both map to supplier SKU {:?}",
+                    s.as_str()
+                ));
+            }
+            reverse.insert(s.as_str().to_string(), c.clone());
+            forward.insert(c, s);
+        }
+        for (what, v) in [
+            ("supplier_prefix", &spec.supplier_prefix),
+            ("supplier_suffix", &spec.supplier_suffix),
+        ] {
+            if let Some(v) = v {
+                if v.is_empty() || v.chars().any(char::is_control) {
+                    return Err(format!(
+                        "{what}: must be non-empty text without control characters"
+                    ));
+                }
+            }
+        }
+        if spec.strip_separators.chars().any(char::is_alphanumeric) {
+            return Err(
+                "strip_separators: must not hold letters or digits (they are part of SKUs)".into(),
+            );
+        }
+        Ok(SkuRules {
+            spec,
+            reverse,
+            forward,
+        })
+    }
+}
+
+impl From<SkuRules> for SkuRulesSpec {
+    fn from(r: SkuRules) -> Self {
+        r.spec
+    }
+}
+
+impl Default for SkuRules {
+    /// Trim white space, nothing else: the supplier's spelling is the canonical SKU.
+    fn default() -> Self {
+        SkuRules {
+            spec: SkuRulesSpec::default(),
+            reverse: HashMap::new(),
+            forward: BTreeMap::new(),
+        }
+    }
+}
+
+/// The outcome of normalizing a whole feed's SKUs at once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NormalizedBatch {
+    /// Each distinct supplier spelling with its canonical SKU, in first-seen order.
+    pub mapped: Vec<(SupplierSku, Sku)>,
+    /// Raw spellings that could not be mapped, with why; a collision lists every colliding
+    /// spelling here, each with the same [`SkuError::Collision`].
+    pub rejected: Vec<(String, SkuError)>,
+}
+
+impl NormalizedBatch {
+    /// The canonical SKU for a raw spelling of this batch, if it was mapped.
+    pub fn canonical(&self, raw: &str) -> Option<&Sku> {
+        let raw = raw.trim();
+        self.mapped
+            .iter()
+            .find(|(s, _)| s.as_str() == raw)
+            .map(|(_, c)| c)
+    }
+}
+
+impl SkuRules {
+    /// A builder starting from the defaults (trim only).
+    pub fn builder() -> SkuRulesBuilder {
+        SkuRulesBuilder {
+            spec: SkuRulesSpec::default(),
+        }
+    }
+
+    /// Maps a supplier's spelling to the canonical SKU (see the type docs for the steps).
+    pub fn normalize(&self, raw: &str) -> Result<Sku, SkuError> {
+        let s = if self.spec.trim { raw.trim() } else { raw };
+        if let Some(c) = self.reverse.get(s) {
+            return Ok(c.clone());
+        }
+        // Validate the raw text before transforming it, so the error shows what the supplier sent.
+        SupplierSku::new(s)?;
+        let mut rest = s;
+        if let Some(p) = &self.spec.supplier_prefix {
+            rest = strip_prefix_ci(rest, p).unwrap_or(rest);
+        }
+        if let Some(x) = &self.spec.supplier_suffix {
+            rest = strip_suffix_ci(rest, x).unwrap_or(rest);
+        }
+        let seps = &self.spec.strip_separators;
+        let stripped: String = if seps.is_empty() {
+            rest.to_string()
+        } else {
+            rest.chars().filter(|c| !seps.contains(*c)).collect()
+        };
+        Sku::new(self.spec.case.apply(&stripped))
+    }
+
+    /// Maps a canonical SKU to the supplier's spelling, for outbound orders.
+    pub fn denormalize(&self, sku: &Sku) -> Result<SupplierSku, SkuError> {
+        if let Some(s) = self.forward.get(sku) {
+            return Ok(s.clone());
+        }
+        let body = self.spec.supplier_case.apply(sku.as_str());
+        let prefix = self.spec.supplier_prefix.as_deref().unwrap_or("");
+        let suffix = self.spec.supplier_suffix.as_deref().unwrap_or("");
+        SupplierSku::new(format!("{prefix}{body}{suffix}"))
+    }
+
+    /// Normalizes every spelling of a feed, detecting spellings that collide on one canonical
+    /// SKU. Colliding spellings are all rejected (never merged), so the caller can report them.
+    /// The same spelling seen twice (one row per warehouse) is not a collision.
+    pub fn normalize_batch<'a, I>(&self, raws: I) -> NormalizedBatch
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let mut seen: HashMap<String, ()> = HashMap::new();
+        let mut by_canonical: HashMap<Sku, Vec<SupplierSku>> = HashMap::new();
+        let mut order: Vec<Sku> = Vec::new();
+        let mut rejected = Vec::new();
+        for raw in raws {
+            let spelled = if self.spec.trim { raw.trim() } else { raw };
+            if seen.insert(spelled.to_string(), ()).is_some() {
+                continue;
+            }
+            let result = SupplierSku::new(spelled)
+                .and_then(|s| self.normalize(raw).map(|c| (s, c)));
+            match result {
+                Ok((s, c)) => {
+                    let spellings = by_canonical.entry(c.clone()).or_default();
+                    if spellings.is_empty() {
+                        order.push(c);
+                    }
+                    spellings.push(s);
+                }
+                Err(e) => rejected.push((raw.to_string(), e)),
+            }
+        }
+        let mut mapped = Vec::with_capacity(order.len());
+        for c in order {
+            let spellings = by_canonical.remove(&c).unwrap_or_default();
+            if spellings.len() == 1 {
+                mapped.extend(spellings.into_iter().map(|s| (s, c.clone())));
+            } else {
+                let err = SkuError::Collision {
+                    canonical: c.as_str().to_string(),
+                    spellings: spellings.iter().map(|s| s.as_str().to_string()).collect(),
+                };
+                for s in spellings {
+                    rejected.push((s.as_str().to_string(), err.clone()));
+                }
+            }
+        }
+        NormalizedBatch { mapped, rejected }
+    }
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+}
+
+fn strip_suffix_ci<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = s.len().checked_sub(suffix.len())?;
+    let tail = s.get(cut..)?;
+    tail.eq_ignore_ascii_case(suffix).then(|| &s[..cut])
+}
+
+/// Builds [`SkuRules`]; [`build`](SkuRulesBuilder::build) validates the alias table.
+#[derive(Debug, Clone)]
+pub struct SkuRulesBuilder {
+    spec: SkuRulesSpec,
+}
+
+impl SkuRulesBuilder {
+    /// Whether to trim white space around supplier spellings (default `true`).
+    pub fn trim(mut self, on: bool) -> Self {
+        self.spec.trim = on;
+        self
+    }
+    /// Case of canonical SKUs.
+    pub fn case(mut self, case: CaseRule) -> Self {
+        self.spec.case = case;
+        self
+    }
+    /// Characters removed from supplier spellings on the way in (for example `"-_ "`).
+    pub fn strip_separators(mut self, chars: impl Into<String>) -> Self {
+        self.spec.strip_separators = chars.into();
+        self
+    }
+    /// A prefix the supplier puts before every SKU.
+    pub fn supplier_prefix(mut self, p: impl Into<String>) -> Self {
+        self.spec.supplier_prefix = Some(p.into());
+        self
+    }
+    /// A suffix the supplier puts after every SKU.
+    pub fn supplier_suffix(mut self, s: impl Into<String>) -> Self {
+        self.spec.supplier_suffix = Some(s.into());
+        self
+    }
+    /// Case of supplier spellings on the way out.
+    pub fn supplier_case(mut self, case: CaseRule) -> Self {
+        self.spec.supplier_case = case;
+        self
+    }
+    /// An explicit pair: canonical SKU <-> the supplier's spelling.
+    pub fn alias(mut self, canonical: impl Into<String>, supplier: impl Into<String>) -> Self {
+        self.spec.aliases.insert(canonical.into(), supplier.into());
+        self
+    }
+    /// Validates and builds: alias keys and values must be valid SKUs and one-to-one.
+    pub fn build(self) -> Result<SkuRules, crate::Error> {
+        SkuRules::try_from(self.spec).map_err(|m| {
+            crate::Error::config(vec![crate::error::Problem::new("sku_rules", m)])
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> SkuRules {
+        SkuRules::builder()
+            .case(CaseRule::Upper)
+            .strip_separators("-_ ")
+            .supplier_prefix("CJ")
+            .supplier_case(CaseRule::Lower)
+            .alias("MUG-BLUE", "8123456")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn inbound_applies_every_rule_in_order() {
+        let r = rules();
+        assert_eq!(r.normalize("  cj-tshirt_red m ").unwrap().as_str(), "TSHIRTREDM");
+        assert_eq!(r.normalize("CJABC").unwrap().as_str(), "ABC");
+        // Alias wins before any stripping, and keeps its separators.
+        assert_eq!(r.normalize("8123456").unwrap().as_str(), "MUG-BLUE");
+        // Unicode case folding.
+        assert_eq!(r.normalize("größe").unwrap().as_str(), "GRÖSSE");
+    }
+
+    #[test]
+    fn outbound_uses_alias_then_case_and_prefix() {
+        let r = rules();
+        let mug = Sku::new("MUG-BLUE").unwrap();
+        assert_eq!(r.denormalize(&mug).unwrap().as_str(), "8123456");
+        let cap = Sku::new("CAP9").unwrap();
+        assert_eq!(r.denormalize(&cap).unwrap().as_str(), "CJcap9");
+        // And back again.
+        assert_eq!(r.normalize("CJcap9").unwrap(), cap);
+    }
+
+    #[test]
+    fn suffix_rule_round_trips() {
+        let r = SkuRules::builder().supplier_suffix("-EU").build().unwrap();
+        let sku = r.normalize("ABC-eu").unwrap();
+        assert_eq!(sku.as_str(), "ABC");
+        assert_eq!(r.denormalize(&sku).unwrap().as_str(), "ABC-EU");
+    }
+
+    #[test]
+    fn invalid_input_is_typed_both_ways() {
+        let r = rules();
+        assert_eq!(r.normalize("   "), Err(SkuError::Empty));
+        // Only the prefix: empty after stripping.
+        assert_eq!(r.normalize("CJ"), Err(SkuError::Empty));
+        assert!(matches!(r.normalize("A\u{1b}B"), Err(SkuError::ControlCharacter { .. })));
+        assert!(matches!(
+            r.normalize(&"x".repeat(500)),
+            Err(SkuError::TooLong { len: 500, .. })
+        ));
+        let long = Sku::new("x".repeat(crate::model::MAX_SKU_LEN)).unwrap();
+        assert!(matches!(r.denormalize(&long), Err(SkuError::TooLong { .. })));
+    }
+
+    #[test]
+    fn collisions_are_reported_not_merged() {
+        let r = rules();
+        let batch = r.normalize_batch(["cj-ab-1", "AB1", "cjab_1", "XY", "XY", "", "8123456"]);
+        let mapped: Vec<_> = batch
+            .mapped
+            .iter()
+            .map(|(s, c)| (s.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(mapped, [("XY", "XY"), ("8123456", "MUG-BLUE")]);
+        let collided: Vec<_> = batch
+            .rejected
+            .iter()
+            .filter(|(_, e)| matches!(e, SkuError::Collision { .. }))
+            .map(|(raw, _)| raw.as_str())
+            .collect();
+        assert_eq!(collided, ["cj-ab-1", "AB1", "cjab_1"]);
+        match &batch.rejected.iter().find(|(r, _)| r == "AB1").unwrap().1 {
+            SkuError::Collision {
+                canonical,
+                spellings,
+            } => {
+                assert_eq!(canonical, "AB1");
+                assert_eq!(spellings.len(), 3);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(batch.rejected.iter().any(|(raw, e)| raw.is_empty() && *e == SkuError::Empty));
+        assert_eq!(batch.canonical(" XY ").unwrap().as_str(), "XY");
+    }
+
+    #[test]
+    fn alias_table_must_be_one_to_one() {
+        let err = SkuRules::builder()
+            .alias("A", "x1")
+            .alias("B", " x1 ")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Config);
+        assert!(err.to_string().contains("both map to supplier SKU \"x1\""), "{err}");
+    }
+
+    #[test]
+    fn serde_round_trip_and_validation() {
+        let r: SkuRules = serde_json::from_str(
+            r#"{"case":"upper","strip_separators":"-","aliases":{"MUG":"m-1"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.normalize("a-b").unwrap().as_str(), "AB");
+        let back: SkuRules = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert_eq!(back, r);
+        assert!(serde_json::from_str::<SkuRules>(r#"{"strip_separators":"a"}"#).is_err());
+        assert!(serde_json::from_str::<SkuRules>(r#"{"cas":"upper"}"#).is_err());
+    }
+}

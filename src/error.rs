@@ -663,7 +663,10 @@ mod tests {
         assert_eq!(err.problems()[0].path, "suppliers[2].auth.token_url");
         assert_eq!(err.problems()[1].path, "suppliers[2][1]");
         let text = err.to_string();
-        assert!(text.contains("suppliers[2].auth.token_url: must be https"), "{text}");
+        assert!(
+            text.contains("suppliers[2].auth.token_url: must be https"),
+            "{text}"
+        );
         assert!(text.starts_with("config: invalid configuration (2 problems)"));
     }
 
@@ -671,8 +674,14 @@ mod tests {
     fn sanitize_redacts_secret_fields_in_several_shapes() {
         let cases = [
             ("token=abc&x=1", "token=[redacted]&x=1"),
-            (r#"{"accessToken":"eyJhbGci","code":1}"#, r#"{"accessToken":"[redacted]","code":1}"#),
-            ("Authorization: Bearer s3cr3t next", "Authorization: Bearer [redacted] next"),
+            (
+                r#"{"accessToken":"eyJhbGci","code":1}"#,
+                r#"{"accessToken":"[redacted]","code":1}"#,
+            ),
+            (
+                "Authorization: Bearer s3cr3t next",
+                "Authorization: Bearer [redacted] next",
+            ),
             ("client_secret = hunter2", "client_secret = [redacted]"),
             ("sign=ABCDEF0123 other", "sign=[redacted] other"),
             ("no secrets here: code=5", "no secrets here: code=5"),
@@ -694,8 +703,9 @@ mod tests {
 
     #[test]
     fn debug_and_display_do_not_show_redacted_values() {
-        let err = Error::new(ErrorKind::Auth, "invalid apiKey=CJ123456@api@abcdef")
-            .with_source(std::io::Error::other("GET /x?access_token=topsecret failed"));
+        let err = Error::new(ErrorKind::Auth, "invalid apiKey=CJ123456@api@abcdef").with_source(
+            std::io::Error::other("GET /x?access_token=topsecret failed"),
+        );
         let dbg = format!("{err:?}");
         let disp = err.to_string();
         for text in [&dbg, &disp] {

@@ -1,4 +1,48 @@
-//! placeholder
+//! # dropship
+//!
+//! One async trait, [`Dropshipper`], over many dropshipping suppliers, whatever they speak
+//! (REST/JSON, SOAP/XML, GraphQL), and one canonical model for what they say: [`Sku`],
+//! [`StockLevel`], [`Order`], [`OrderStatus`], [`Shipment`].
+//!
+//! Every supplier has its own dialect: its own SKU spelling, stock fields ("in stock", `">10"`,
+//! `-3`), status words, auth scheme and rate limits. `dropship` turns all of that into the
+//! canonical model through configuration ([`config`]), so connecting a new supplier is usually a
+//! JSON file, not code.
+//!
+//! ## Layout
+//! - [`model`]: the canonical types, plain data, validated on construction. [`SkuRules`] maps
+//!   SKU spellings both ways and reports collisions; [`StatusMap`] maps status words (with
+//!   ready-made [`StatusPreset`]s) and keeps unknown words as [`OrderStatus::Unknown`];
+//!   [`Availability`] reads stock counts, buckets and words without inventing numbers.
+//! - [`Dropshipper`]: the trait every adapter implements, with [`Capabilities`], paged crawls
+//!   ([`Page`], [`Cursor`]) and [`DropshipperExt::crawl_stock`] as a stream.
+//! - [`Error`]: the one error type; branch on [`Error::kind`] and [`Error::is_retryable`].
+//!   [`Error::dispatch`] says whether a failed request may have reached the supplier.
+//! - [`config`]: supplier configuration loaded from JSON, every problem reported with its path,
+//!   secrets from `env:`/`file:` held in `secrecy` types.
+//!
+//! ## Example
+//!
+//! ```
+//! use dropship::{Availability, CaseRule, OrderStatus, SkuRules, StatusMap, StatusPreset};
+//!
+//! // A supplier that spells SKUs "cj-tshirt-red" and reports stock as text.
+//! let rules = SkuRules::builder().case(CaseRule::Upper).supplier_prefix("cj-").build()?;
+//! let sku = rules.normalize("cj-tshirt-red")?;
+//! assert_eq!(sku.as_str(), "TSHIRT-RED");
+//!
+//! let (stock, _warning) = Availability::parse_text(">10")?;
+//! assert_eq!(stock, Availability::AtLeast(11));
+//!
+//! let statuses = StatusMap::preset(StatusPreset::Cj);
+//! assert_eq!(statuses.map("UNSHIPPED"), OrderStatus::Accepted);
+//! assert_eq!(statuses.map("LOST_AT_SEA"), OrderStatus::Unknown("LOST_AT_SEA".into()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
 pub mod dropshipper;
 pub mod error;
 pub mod model;
@@ -10,4 +54,3 @@ pub use dropshipper::{
 };
 pub use error::{Dispatch, Error, ErrorKind, Operation, Problem, Result};
 pub use model::*;
-pub mod config;

@@ -19,7 +19,11 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
         "s" | "" => value,
         "m" | "min" => value * 60.0,
         "h" => value * 3600.0,
-        other => return Err(format!("unknown duration unit {other:?}; use ms, s, m or h")),
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?}; use ms, s, m or h"
+            ));
+        }
     };
     from_secs(seconds).ok_or_else(|| format!("{text:?} is out of range"))
 }

@@ -11,7 +11,9 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::{AuthConfig, BreakerConfig, ConfigFile, LimitsConfig, Protocol, RetryConfig, SupplierConfig};
+use super::{
+    AuthConfig, BreakerConfig, ConfigFile, LimitsConfig, Protocol, RetryConfig, SupplierConfig,
+};
 use crate::error::{Error, Operation, Problem, join_path};
 use crate::model::{SkuRules, StatusMap, SupplierId};
 
@@ -225,7 +227,10 @@ fn field<T: DeserializeOwned>(
         .map_err(|e| {
             let inner = e.path().to_string();
             let inner = if inner == "." { String::new() } else { inner };
-            problems.push(Problem::new(join_path(key, &inner), e.into_inner().to_string()));
+            problems.push(Problem::new(
+                join_path(key, &inner),
+                e.into_inner().to_string(),
+            ));
         })
 }
 
@@ -249,7 +254,9 @@ fn optional<T: DeserializeOwned + Default>(
     key: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
-    field(obj, key, problems).ok().map(Option::unwrap_or_default)
+    field(obj, key, problems)
+        .ok()
+        .map(Option::unwrap_or_default)
 }
 
 fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Vec<Problem>> {
@@ -275,7 +282,13 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
         .and_then(|u| check_base_url(&u, allow_insecure_http, &mut problems));
     let mut auth = optional::<AuthConfig>(&mut obj, "auth", &mut problems);
     if let Some(auth) = &mut auth {
-        check_auth(auth, base_url.as_ref(), allow_insecure_http, env, &mut problems);
+        check_auth(
+            auth,
+            base_url.as_ref(),
+            allow_insecure_http,
+            env,
+            &mut problems,
+        );
     }
     let headers = optional::<BTreeMap<String, String>>(&mut obj, "headers", &mut problems);
     if let Some(headers) = &headers {
@@ -478,4 +491,3 @@ fn check_headers(headers: &BTreeMap<String, String>, problems: &mut Vec<Problem>
         }
     }
 }
-

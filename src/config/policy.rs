@@ -117,7 +117,10 @@ impl LimitsConfig {
                 "must be at least 0 and less than 1",
             ));
         }
-        for (path, d) in [("timeout", self.timeout), ("connect_timeout", self.connect_timeout)] {
+        for (path, d) in [
+            ("timeout", self.timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
             if d.is_zero() {
                 out.push(Problem::new(path, "must be longer than zero"));
             }

@@ -20,7 +20,5 @@ pub use shipment::{Shipment, ShipmentLine};
 pub use sku::{MAX_SKU_LEN, Sku, SkuError, SupplierSku};
 pub use sku_rules::{CaseRule, NormalizedBatch, SkuRules, SkuRulesBuilder};
 pub use status::{OrderStatus, StatusMap, StatusPreset};
-pub use stock::{
-    Availability, Incoming, MAX_STOCK_QUANTITY, StockError, StockLevel, StockWarning,
-};
+pub use stock::{Availability, Incoming, MAX_STOCK_QUANTITY, StockError, StockLevel, StockWarning};
 pub use supplier::SupplierId;

@@ -188,7 +188,9 @@ impl Money {
             return Err(bad());
         }
         let mut minor: i64 = 0;
-        let padded = kept.bytes().chain(std::iter::repeat_n(b'0', exp - kept.len()));
+        let padded = kept
+            .bytes()
+            .chain(std::iter::repeat_n(b'0', exp - kept.len()));
         for b in int_part.bytes().chain(padded) {
             minor = minor
                 .checked_mul(10)
@@ -287,7 +289,10 @@ mod tests {
         assert_eq!(usd("0.05").to_decimal_string(), "0.05");
         assert_eq!(usd("-3.5").to_string(), "-3.50 USD");
         assert_eq!(Money::parse("1200", "JPY").unwrap().to_string(), "1200 JPY");
-        assert_eq!(Money::parse("0.5", "BHD").unwrap().to_decimal_string(), "0.500");
+        assert_eq!(
+            Money::parse("0.5", "BHD").unwrap().to_decimal_string(),
+            "0.500"
+        );
     }
 
     #[test]

@@ -166,12 +166,18 @@ impl Order {
         let mut currency: Option<Currency> = None;
         for (i, line) in self.lines.iter().enumerate() {
             if line.quantity == 0 {
-                problems.push(Problem::new(format!("lines[{i}].quantity"), "must be at least 1"));
+                problems.push(Problem::new(
+                    format!("lines[{i}].quantity"),
+                    "must be at least 1",
+                ));
             }
             if self.lines[..i].iter().any(|l| l.sku == line.sku) {
                 problems.push(Problem::new(
                     format!("lines[{i}].sku"),
-                    format!("{} appears on an earlier line; merge the quantities", line.sku),
+                    format!(
+                        "{} appears on an earlier line; merge the quantities",
+                        line.sku
+                    ),
                 ));
             }
             if let Some(price) = line.unit_price {

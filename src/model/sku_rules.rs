@@ -240,8 +240,8 @@ impl SkuRules {
             if seen.insert(spelled.to_string(), ()).is_some() {
                 continue;
             }
-            let result = SupplierSku::new(spelled)
-                .and_then(|s| self.normalize(raw).map(|c| (s, c)));
+            let result =
+                SupplierSku::new(spelled).and_then(|s| self.normalize(raw).map(|c| (s, c)));
             match result {
                 Ok((s, c)) => {
                     let spellings = by_canonical.entry(c.clone()).or_default();
@@ -274,7 +274,8 @@ impl SkuRules {
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 fn strip_suffix_ci<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
@@ -327,9 +328,8 @@ impl SkuRulesBuilder {
     }
     /// Validates and builds: alias keys and values must be valid SKUs and one-to-one.
     pub fn build(self) -> Result<SkuRules, crate::Error> {
-        SkuRules::try_from(self.spec).map_err(|m| {
-            crate::Error::config(vec![crate::error::Problem::new("sku_rules", m)])
-        })
+        SkuRules::try_from(self.spec)
+            .map_err(|m| crate::Error::config(vec![crate::error::Problem::new("sku_rules", m)]))
     }
 }
 
@@ -351,7 +351,10 @@ mod tests {
     #[test]
     fn inbound_applies_every_rule_in_order() {
         let r = rules();
-        assert_eq!(r.normalize("  cj-tshirt_red m ").unwrap().as_str(), "TSHIRTREDM");
+        assert_eq!(
+            r.normalize("  cj-tshirt_red m ").unwrap().as_str(),
+            "TSHIRTREDM"
+        );
         assert_eq!(r.normalize("CJABC").unwrap().as_str(), "ABC");
         // Alias wins before any stripping, and keeps its separators.
         assert_eq!(r.normalize("8123456").unwrap().as_str(), "MUG-BLUE");
@@ -384,13 +387,19 @@ mod tests {
         assert_eq!(r.normalize("   "), Err(SkuError::Empty));
         // Only the prefix: empty after stripping.
         assert_eq!(r.normalize("CJ"), Err(SkuError::Empty));
-        assert!(matches!(r.normalize("A\u{1b}B"), Err(SkuError::ControlCharacter { .. })));
+        assert!(matches!(
+            r.normalize("A\u{1b}B"),
+            Err(SkuError::ControlCharacter { .. })
+        ));
         assert!(matches!(
             r.normalize(&"x".repeat(500)),
             Err(SkuError::TooLong { len: 500, .. })
         ));
         let long = Sku::new("x".repeat(crate::model::MAX_SKU_LEN)).unwrap();
-        assert!(matches!(r.denormalize(&long), Err(SkuError::TooLong { .. })));
+        assert!(matches!(
+            r.denormalize(&long),
+            Err(SkuError::TooLong { .. })
+        ));
     }
 
     #[test]
@@ -420,7 +429,12 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(batch.rejected.iter().any(|(raw, e)| raw.is_empty() && *e == SkuError::Empty));
+        assert!(
+            batch
+                .rejected
+                .iter()
+                .any(|(raw, e)| raw.is_empty() && *e == SkuError::Empty)
+        );
         assert_eq!(batch.canonical(" XY ").unwrap().as_str(), "XY");
     }
 
@@ -432,7 +446,10 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(err.kind(), crate::ErrorKind::Config);
-        assert!(err.to_string().contains("both map to supplier SKU \"x1\""), "{err}");
+        assert!(
+            err.to_string().contains("both map to supplier SKU \"x1\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -206,7 +206,11 @@ impl StatusPreset {
     fn reasons(self) -> &'static [(&'static str, &'static str, OrderStatus)] {
         match self {
             StatusPreset::Aliexpress => &[
-                ("FINISH", "buyer_cancel_notpay_order", OrderStatus::Cancelled),
+                (
+                    "FINISH",
+                    "buyer_cancel_notpay_order",
+                    OrderStatus::Cancelled,
+                ),
                 ("FINISH", "buyer_pay_timeout", OrderStatus::Cancelled),
                 ("FINISH", "risk_reject_closed", OrderStatus::Cancelled),
             ],
@@ -493,8 +497,14 @@ mod tests {
         let map = StatusMap::preset(StatusPreset::Aliexpress);
         assert_eq!(map.map_with_reason("FINISH", None), Delivered);
         assert_eq!(map.map_with_reason("FINISH", Some("")), Delivered);
-        assert_eq!(map.map_with_reason("FINISH", Some("buyer_pay_timeout")), Cancelled);
-        assert_eq!(map.map_with_reason("finish", Some("RISK_REJECT_CLOSED")), Cancelled);
+        assert_eq!(
+            map.map_with_reason("FINISH", Some("buyer_pay_timeout")),
+            Cancelled
+        );
+        assert_eq!(
+            map.map_with_reason("finish", Some("RISK_REJECT_CLOSED")),
+            Cancelled
+        );
         assert_eq!(
             map.map_with_reason("FINISH", Some("something_new")),
             Unknown("FINISH:something_new".into())
@@ -514,8 +524,7 @@ mod tests {
         assert_eq!(map.map("LOST"), Failed);
         assert_eq!(map.map("SHIPPED"), Shipped);
         assert_eq!(map.map_with_reason("CANCELLED", Some("fraud")), OnHold);
-        let back: StatusMap =
-            serde_json::from_str(&serde_json::to_string(&map).unwrap()).unwrap();
+        let back: StatusMap = serde_json::from_str(&serde_json::to_string(&map).unwrap()).unwrap();
         assert_eq!(back.map("LOST"), Failed);
 
         let err = serde_json::from_str::<StatusMap>(r#"{"words":{"X":"unknown"}}"#).unwrap_err();

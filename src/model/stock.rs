@@ -295,13 +295,18 @@ mod tests {
 
     #[test]
     fn counts_clamp_and_cap() {
-        assert_eq!(Availability::from_count(0).unwrap().0, Availability::Exact(0));
+        assert_eq!(
+            Availability::from_count(0).unwrap().0,
+            Availability::Exact(0)
+        );
         assert_eq!(
             Availability::from_count(-1).unwrap().1,
             Some(StockWarning::NegativeClamped { raw: -1 })
         );
         assert_eq!(
-            Availability::from_count(MAX_STOCK_QUANTITY as i64).unwrap().0,
+            Availability::from_count(MAX_STOCK_QUANTITY as i64)
+                .unwrap()
+                .0,
             Availability::Exact(MAX_STOCK_QUANTITY)
         );
         assert!(matches!(
@@ -320,11 +325,26 @@ mod tests {
 
     #[test]
     fn floats_must_be_whole() {
-        assert_eq!(Availability::from_f64(12.0).unwrap().0, Availability::Exact(12));
-        assert!(matches!(Availability::from_f64(1.5), Err(StockError::NotInteger { .. })));
-        assert!(matches!(Availability::from_f64(f64::NAN), Err(StockError::NotInteger { .. })));
-        assert!(matches!(Availability::from_f64(1e18), Err(StockError::Absurd { .. })));
-        assert_eq!(Availability::from_f64(-1e18).unwrap().0, Availability::Exact(0));
+        assert_eq!(
+            Availability::from_f64(12.0).unwrap().0,
+            Availability::Exact(12)
+        );
+        assert!(matches!(
+            Availability::from_f64(1.5),
+            Err(StockError::NotInteger { .. })
+        ));
+        assert!(matches!(
+            Availability::from_f64(f64::NAN),
+            Err(StockError::NotInteger { .. })
+        ));
+        assert!(matches!(
+            Availability::from_f64(1e18),
+            Err(StockError::Absurd { .. })
+        ));
+        assert_eq!(
+            Availability::from_f64(-1e18).unwrap().0,
+            Availability::Exact(0)
+        );
     }
 
     #[test]
@@ -349,7 +369,10 @@ mod tests {
             assert_eq!(Availability::parse_text(text).unwrap().0, want, "{text:?}");
         }
         for bad in ["<5", "low", "1,000", "", ">", "12.5", ">99999999999"] {
-            assert!(Availability::parse_text(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                Availability::parse_text(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
         assert!(matches!(
             Availability::parse_text("99999999999"),
@@ -378,7 +401,10 @@ mod tests {
         assert!(!old.supersedes(&new));
         old.version = Some(2);
         new.version = Some(1);
-        assert!(old.supersedes(&new), "a higher version wins over a later time");
+        assert!(
+            old.supersedes(&new),
+            "a higher version wins over a later time"
+        );
     }
 
     #[test]

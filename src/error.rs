@@ -516,18 +516,22 @@ fn redact_secret_values(s: &str) -> String {
     while i < bytes.len() {
         // A candidate name is a maximal run of identifier characters.
         if is_name_byte(bytes[i]) && (i == 0 || !is_name_byte(bytes[i - 1])) {
+            // A path segment (`/oauth/token: refused`, `/data/accessToken`) names a place, not a
+            // field with a value.
+            let in_path = i > 0 && bytes[i - 1] == b'/';
             let start = i;
             while i < bytes.len() && is_name_byte(bytes[i]) {
                 i += 1;
             }
             let name = &s[start..i];
             out.push_str(name);
-            if is_secret_name(name) {
-                if let Some((sep_end, value_end)) = secret_value_span(bytes, i) {
-                    out.push_str(&s[i..sep_end]);
-                    out.push_str("[redacted]");
-                    i = value_end;
-                }
+            if !in_path
+                && is_secret_name(name)
+                && let Some((sep_end, value_end)) = secret_value_span(bytes, i)
+            {
+                out.push_str(&s[i..sep_end]);
+                out.push_str("[redacted]");
+                i = value_end;
             }
             continue;
         }
@@ -686,6 +690,14 @@ mod tests {
             ("sign=ABCDEF0123 other", "sign=[redacted] other"),
             ("no secrets here: code=5", "no secrets here: code=5"),
             ("tokens are fine", "tokens are fine"),
+            (
+                "endpoint https://a.example/oauth/token: refused",
+                "endpoint https://a.example/oauth/token: refused",
+            ),
+            (
+                "no token at /data/accessToken: bad key",
+                "no token at /data/accessToken: bad key",
+            ),
         ];
         for (raw, want) in cases {
             assert_eq!(sanitize(raw), want, "input {raw:?}");

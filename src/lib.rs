@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod dropshipper;
 pub mod error;
@@ -54,3 +55,5 @@ pub use dropshipper::{
 };
 pub use error::{Dispatch, Error, ErrorKind, Operation, Problem, Result};
 pub use model::*;
+pub mod transport;
+pub use transport::{Request, RequestClass, Response, Transport, TransportStats};

@@ -135,6 +135,9 @@ pub enum AuthConfig {
         /// Refresh endpoint, absolute or relative to `base_url`.
         #[serde(default)]
         refresh_url: Option<String>,
+        /// The JSON field the refresh token is posted in (`refreshToken`).
+        #[serde(default = "default_refresh_field")]
+        refresh_field: String,
         /// Header that carries the token.
         #[serde(default = "default_auth_header")]
         header: String,
@@ -173,9 +176,18 @@ pub enum AuthConfig {
         app_key: String,
         /// The application secret.
         app_secret: Secret,
-        /// An access token, sent as `access_token`, for user-scoped calls.
+        /// An access token for user-scoped calls.
         #[serde(default)]
         access_token: Option<Secret>,
+        /// The parameter that carries the access token (`access_token`; the IOP SDKs use
+        /// `session`).
+        #[serde(default = "default_access_token_param")]
+        access_token_param: String,
+        /// For path-style APIs: the part of the URL path before the API name (`/rest` for
+        /// `/rest/auth/token/create`). When set, the API name is signed in front of the
+        /// parameters; when absent, only the parameters are.
+        #[serde(default)]
+        api_path_base: Option<String>,
     },
     /// WS-Security UsernameToken for SOAP.
     Wsse {
@@ -187,6 +199,14 @@ pub enum AuthConfig {
         #[serde(default)]
         digest: bool,
     },
+}
+
+fn default_refresh_field() -> String {
+    "refreshToken".into()
+}
+
+fn default_access_token_param() -> String {
+    "access_token".into()
 }
 
 fn default_auth_header() -> String {

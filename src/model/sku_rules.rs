@@ -122,12 +122,12 @@ impl TryFrom<SkuRulesSpec> for SkuRules {
             ("supplier_prefix", &spec.supplier_prefix),
             ("supplier_suffix", &spec.supplier_suffix),
         ] {
-            if let Some(v) = v {
-                if v.is_empty() || v.chars().any(char::is_control) {
-                    return Err(format!(
-                        "{what}: must be non-empty text without control characters"
-                    ));
-                }
+            if let Some(v) = v
+                && (v.is_empty() || v.chars().any(char::is_control))
+            {
+                return Err(format!(
+                    "{what}: must be non-empty text without control characters"
+                ));
             }
         }
         if spec.strip_separators.chars().any(char::is_alphanumeric) {

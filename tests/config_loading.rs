@@ -219,6 +219,21 @@ fn unknown_operation_name() {
 }
 
 #[test]
+fn protocol_options_must_match_the_protocol() {
+    assert_single(
+        &format!(r#"{{{OK_BASE}, "soap": {{"version": "1.1"}}}}"#),
+        "suppliers[0].soap",
+        "applies only to suppliers with \"protocol\": \"soap\"",
+    );
+    let ok = SupplierConfig::from_json_with_env(
+        &format!(r#"{{{OK_BASE}, "rest": {{"success_pointer": "/result"}}}}"#),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(ok.protocol_options["success_pointer"], "/result");
+}
+
+#[test]
 fn authorization_header_in_static_headers_is_refused() {
     assert_single(
         &format!(r#"{{{OK_BASE}, "headers": {{"Authorization": "Bearer x"}}}}"#),

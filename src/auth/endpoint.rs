@@ -171,32 +171,10 @@ pub(crate) fn seconds(v: &Value) -> Option<Duration> {
     (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(1e9)))
 }
 
-/// Reads an absolute expiry as time from now: RFC 3339 text, `YYYY-MM-DD HH:MM:SS` (taken as
-/// UTC), or a Unix timestamp in seconds or milliseconds. A time already past gives zero.
+/// Reads an absolute expiry as time from now (any form [`parse_timestamp_json`] reads). A time
+/// already past gives zero.
 pub(crate) fn until(v: &Value, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
-    let at = match v {
-        Value::String(s) => {
-            let s = s.trim();
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .or_else(|_| {
-                    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-                        .map(|t| t.and_utc())
-                })
-                .ok()?
-        }
-        Value::Number(n) => {
-            let raw = n.as_i64()?;
-            // Past 10^11 a Unix time in seconds would be after the year 5000: it is milliseconds.
-            let ms = if raw > 100_000_000_000 {
-                raw
-            } else {
-                raw.checked_mul(1000)?
-            };
-            chrono::DateTime::from_timestamp_millis(ms)?
-        }
-        _ => return None,
-    };
+    let at = crate::model::parse_timestamp_json(v)?;
     Some((at - now).to_std().unwrap_or(Duration::ZERO))
 }
 

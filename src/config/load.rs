@@ -38,6 +38,9 @@ const SUPPLIER_FIELDS: &[&str] = &[
     "sku_rules",
     "status_map",
     "operations",
+    "rest",
+    "soap",
+    "graphql",
 ];
 
 /// Operation names an `operations` object may hold.
@@ -319,6 +322,24 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
             }
         }
     }
+    let mut protocol_options = Value::Null;
+    for (key, which) in [
+        ("rest", Protocol::Rest),
+        ("soap", Protocol::Soap),
+        ("graphql", Protocol::Graphql),
+    ] {
+        let Some(v) = obj.remove(key) else { continue };
+        if !v.is_object() {
+            problems.push(Problem::new(key, "must be a JSON object"));
+        } else if protocol.is_some_and(|p| p != which) {
+            problems.push(Problem::new(
+                key,
+                format!("applies only to suppliers with \"protocol\": \"{key}\""),
+            ));
+        } else {
+            protocol_options = v;
+        }
+    }
     match (
         id, protocol, base_url, auth, headers, limits, retry, breaker, sku_rules, status_map,
         operations,
@@ -349,6 +370,7 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
             sku_rules,
             status_map,
             operations,
+            protocol_options,
         }),
         _ => Err(problems),
     }

@@ -22,8 +22,9 @@
 //! `http://` URLs are refused except on loopback, unless the supplier sets
 //! `"allow_insecure_http": true`.
 //!
-//! `operations` holds each operation's wire description; its shape belongs to the protocol's
-//! adapter, which validates it when the supplier is built.
+//! `operations` holds each operation's wire description, and an object named after the protocol
+//! (`"rest"`, `"soap"`, `"graphql"`) its protocol-wide settings; their shapes belong to the
+//! protocol's adapter, which validates them when the supplier is built.
 
 mod auth;
 mod duration;
@@ -87,6 +88,9 @@ pub struct SupplierConfig {
     /// Per-operation wire descriptions, keyed by operation name (`stock`, `crawl_stock`,
     /// `place_order`, `order_status`, `cancel_order`), interpreted by the protocol's adapter.
     pub operations: BTreeMap<String, serde_json::Value>,
+    /// Protocol-wide settings, from the object named after the protocol (`"rest"`, `"soap"`,
+    /// `"graphql"`): `null` when absent. Interpreted by the protocol's adapter.
+    pub protocol_options: serde_json::Value,
 }
 
 /// A config file: many suppliers.

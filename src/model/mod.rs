@@ -12,6 +12,7 @@ mod sku_rules;
 mod status;
 mod stock;
 mod supplier;
+mod time;
 
 pub use address::Address;
 pub use money::{Currency, Money, MoneyError};
@@ -22,3 +23,4 @@ pub use sku_rules::{CaseRule, NormalizedBatch, SkuRules, SkuRulesBuilder};
 pub use status::{OrderStatus, StatusMap, StatusPreset};
 pub use stock::{Availability, Incoming, MAX_STOCK_QUANTITY, StockError, StockLevel, StockWarning};
 pub use supplier::SupplierId;
+pub use time::{parse_timestamp, parse_timestamp_json};

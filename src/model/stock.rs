@@ -162,6 +162,50 @@ impl Availability {
     }
 }
 
+impl Availability {
+    /// Reads a stock value from JSON: a number (as [`from_f64`](Availability::from_f64) /
+    /// [`from_count`](Availability::from_count)), text (as
+    /// [`parse_text`](Availability::parse_text)), or `true`/`false` (in stock / out of stock).
+    /// `null`, arrays and objects are [`StockError::Unrecognized`].
+    pub fn from_json(
+        value: &serde_json::Value,
+    ) -> Result<(Availability, Option<StockWarning>), StockError> {
+        use serde_json::Value;
+        match value {
+            Value::Number(n) => match n.as_i64() {
+                Some(i) => Self::from_count(i),
+                None => Self::from_f64(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => Self::parse_text(s),
+            Value::Bool(true) => Ok((Availability::InStock, None)),
+            Value::Bool(false) => Ok((Availability::OutOfStock, None)),
+            other => Err(StockError::Unrecognized {
+                raw: other.to_string().chars().take(64).collect(),
+            }),
+        }
+    }
+
+    /// The availability of two stocks together (two warehouses, two stock fields): exact
+    /// counts add up; a bucket or a bare "in stock" makes the sum a lower bound; out of stock
+    /// adds nothing. Sums stay under [`MAX_STOCK_QUANTITY`] or are refused.
+    pub fn combine(self, other: Availability) -> Result<Availability, StockError> {
+        use Availability::*;
+        let total = |a: u64, b: u64| {
+            a.checked_add(b)
+                .filter(|t| *t <= MAX_STOCK_QUANTITY)
+                .ok_or(StockError::Absurd {
+                    raw: format!("{a} + {b}"),
+                    cap: MAX_STOCK_QUANTITY,
+                })
+        };
+        Ok(match (self, other) {
+            (OutOfStock, x) | (x, OutOfStock) => x,
+            (Exact(a), Exact(b)) => Exact(total(a, b)?),
+            (a, b) => AtLeast(total(a.guaranteed(), b.guaranteed())?),
+        })
+    }
+}
+
 impl fmt::Display for Availability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -378,6 +422,36 @@ mod tests {
             Availability::parse_text("99999999999"),
             Err(StockError::Absurd { .. })
         ));
+    }
+
+    #[test]
+    fn json_values_and_sums() {
+        use serde_json::json;
+        assert_eq!(
+            Availability::from_json(&json!(5)).unwrap().0,
+            Availability::Exact(5)
+        );
+        assert_eq!(
+            Availability::from_json(&json!("5")).unwrap().0,
+            Availability::Exact(5)
+        );
+        assert_eq!(
+            Availability::from_json(&json!(3.0)).unwrap().0,
+            Availability::Exact(3)
+        );
+        assert_eq!(
+            Availability::from_json(&json!(true)).unwrap().0,
+            Availability::InStock
+        );
+        assert!(Availability::from_json(&json!(null)).is_err());
+        assert!(Availability::from_json(&json!([1])).is_err());
+        use Availability::*;
+        assert_eq!(Exact(2).combine(Exact(3)).unwrap(), Exact(5));
+        assert_eq!(Exact(2).combine(OutOfStock).unwrap(), Exact(2));
+        assert_eq!(OutOfStock.combine(OutOfStock).unwrap(), OutOfStock);
+        assert_eq!(AtLeast(11).combine(Exact(3)).unwrap(), AtLeast(14));
+        assert_eq!(InStock.combine(Exact(3)).unwrap(), AtLeast(4));
+        assert!(Exact(MAX_STOCK_QUANTITY).combine(Exact(1)).is_err());
     }
 
     #[test]

@@ -1,0 +1,5 @@
+//! Protocol adapters: each turns one wire protocol into the [`Dropshipper`](crate::Dropshipper)
+//! trait, through the shared [`Transport`](crate::transport::Transport) and the shared item
+//! mapping in [`items`].
+
+pub mod items;

@@ -14,7 +14,8 @@ use crate::model::{
 /// One stock item as an adapter read it, before SKU mapping.
 #[derive(Debug, Clone)]
 pub struct RawStockItem {
-    /// The supplier's SKU text, or `None` when the item had none at the mapped place.
+    /// The supplier's SKU text, or `None` when the item had none at the mapped place (then an
+    /// error in `quantity` may say why it could not be read).
     pub sku: Option<String>,
     /// The quantity, read (and summed over fields or warehouses) by the codec; an error says
     /// why it could not be read, naming the path.
@@ -88,10 +89,12 @@ pub fn map_stock_items(
     };
     for item in items {
         let Some(raw) = item.sku else {
-            problems.push(problem(
-                None,
-                Error::new(ErrorKind::Protocol, "item has no SKU"),
-            ));
+            // A codec that could not read the SKU says why in `quantity`'s error.
+            let error = match item.quantity {
+                Err(e) => e,
+                Ok(_) => Error::new(ErrorKind::Protocol, "item has no SKU"),
+            };
+            problems.push(problem(None, error));
             continue;
         };
         let Some(sku) = batch.canonical(&raw) else {

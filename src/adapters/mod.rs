@@ -2,4 +2,8 @@
 //! trait, through the shared [`Transport`](crate::transport::Transport) and the shared item
 //! mapping in [`items`].
 
+pub mod graphql;
 pub mod items;
+pub mod json;
+pub mod rest;
+pub mod template;

@@ -37,6 +37,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use auth::{AuthConfig, KeyPlacement, SignatureEncoding, SignedPart};
+pub(crate) use duration::deserialize as duration_deserialize;
 pub use policy::*;
 pub use secret::{Secret, SecretOrigin};
 

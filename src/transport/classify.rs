@@ -55,10 +55,12 @@ where
 ///
 /// 408, 500, 502, 503 and 504 are `Transient` and 429 `Throttled` (both retryable); 401 and 403
 /// are `Auth`; 404 and 410 `NotFound`; 501 `Unsupported`; other 4xx `Invalid`; other 5xx
-/// `Transient`; an unfollowed 3xx (a redirect to another host, or too many) is `Protocol`.
+/// `Transient`; an unfollowed 3xx (a redirect to another host, or too many) is `Protocol`, except
+/// `304 Not Modified`, which answers a conditional request and is not an error.
 pub fn status_kind(status: StatusCode) -> Option<ErrorKind> {
     let kind = match status.as_u16() {
-        200..=299 => return None,
+        // 304 answers a conditional request the caller made on purpose; it carries no error.
+        200..=299 | 304 => return None,
         429 => ErrorKind::Throttled,
         408 | 500 | 502 | 503 | 504 => ErrorKind::Transient,
         401 | 403 => ErrorKind::Auth,

@@ -97,10 +97,8 @@ impl Dropshipper for FeedSupplier {
             let mapped = match batch.canonical(raw) {
                 Some(sku) => self.level_from_row(row, sku.clone()),
                 None => Err(batch
-                    .rejected
-                    .iter()
-                    .find(|(r, _)| r == raw)
-                    .map(|(_, e)| Error::from(e.clone()))
+                    .rejection(raw)
+                    .map(|e| Error::from(e.clone()))
                     .unwrap_or_else(|| Error::new(ErrorKind::Protocol, "unmapped SKU"))),
             };
             match mapped {

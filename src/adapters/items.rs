@@ -99,10 +99,8 @@ pub fn map_stock_items(
         };
         let Some(sku) = batch.canonical(&raw) else {
             let error = batch
-                .rejected
-                .iter()
-                .find(|(r, _)| *r == raw)
-                .map(|(_, e)| Error::new(ErrorKind::Protocol, e.to_string()))
+                .rejection(&raw)
+                .map(|e| Error::new(ErrorKind::Protocol, e.to_string()))
                 .unwrap_or_else(|| Error::new(ErrorKind::Protocol, "SKU could not be mapped"));
             problems.push(problem(Some(raw), error));
             continue;

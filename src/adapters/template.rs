@@ -53,6 +53,7 @@ impl Context {
     /// | `order.currency` | the lines' currency, or `null` |
     /// | `order.total` | sum of priced lines, decimal text, or `null` |
     /// | `ship_to.name` ... `ship_to.email` | every [`Address`](crate::Address) field |
+    /// | `ship_to.first_name`, `ship_to.last_name` | the name split before its last word |
     /// | `lines` | array of line objects (below) |
     /// | `line.sku`, `line.supplier_sku`, `line.quantity`, `line.index` | per line |
     /// | `line.unit_price`, `line.currency`, `line.line_ref` | per line, or `null` |
@@ -88,12 +89,17 @@ impl Context {
                 "line_ref": line.line_ref,
             }));
         }
-        let address: Map<String, Value> = order
+        let mut address: Map<String, Value> = order
             .ship_to
             .fields()
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.map_or(Value::Null, |v| json!(v))))
             .collect();
+        // Many APIs want the name in two fields: the last word is the family name.
+        let name = order.ship_to.name.trim();
+        let (first, last) = name.rsplit_once(' ').unwrap_or(("", name));
+        address.insert("first_name".into(), json!(first.trim()));
+        address.insert("last_name".into(), json!(last));
         Ok(Context::new()
             .set(
                 "order",

@@ -168,16 +168,31 @@ pub struct NormalizedBatch {
     /// Raw spellings that could not be mapped, with why; a collision lists every colliding
     /// spelling here, each with the same [`SkuError::Collision`].
     pub rejected: Vec<(String, SkuError)>,
+    /// Spelling -> position in `mapped` or `rejected`, so lookups stay O(1) on 10,000-item pages.
+    index: HashMap<String, Slot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Slot {
+    Mapped(usize),
+    Rejected(usize),
 }
 
 impl NormalizedBatch {
     /// The canonical SKU for a raw spelling of this batch, if it was mapped.
     pub fn canonical(&self, raw: &str) -> Option<&Sku> {
-        let raw = raw.trim();
-        self.mapped
-            .iter()
-            .find(|(s, _)| s.as_str() == raw)
-            .map(|(_, c)| c)
+        match self.index.get(raw).or_else(|| self.index.get(raw.trim()))? {
+            Slot::Mapped(i) => self.mapped.get(*i).map(|(_, c)| c),
+            Slot::Rejected(_) => None,
+        }
+    }
+
+    /// Why a raw spelling of this batch was rejected, if it was.
+    pub fn rejection(&self, raw: &str) -> Option<&SkuError> {
+        match self.index.get(raw).or_else(|| self.index.get(raw.trim()))? {
+            Slot::Rejected(i) => self.rejected.get(*i).map(|(_, e)| e),
+            Slot::Mapped(_) => None,
+        }
     }
 }
 
@@ -232,6 +247,7 @@ impl SkuRules {
         I: IntoIterator<Item = &'a str>,
     {
         let mut seen: HashMap<String, ()> = HashMap::new();
+        let mut index: HashMap<String, Slot> = HashMap::new();
         let mut by_canonical: HashMap<Sku, Vec<SupplierSku>> = HashMap::new();
         let mut order: Vec<Sku> = Vec::new();
         let mut rejected = Vec::new();
@@ -250,25 +266,36 @@ impl SkuRules {
                     }
                     spellings.push(s);
                 }
-                Err(e) => rejected.push((raw.to_string(), e)),
+                Err(e) => {
+                    index.insert(raw.to_string(), Slot::Rejected(rejected.len()));
+                    rejected.push((raw.to_string(), e));
+                }
             }
         }
         let mut mapped = Vec::with_capacity(order.len());
         for c in order {
             let spellings = by_canonical.remove(&c).unwrap_or_default();
             if spellings.len() == 1 {
-                mapped.extend(spellings.into_iter().map(|s| (s, c.clone())));
+                for s in spellings {
+                    index.insert(s.as_str().to_string(), Slot::Mapped(mapped.len()));
+                    mapped.push((s, c.clone()));
+                }
             } else {
                 let err = SkuError::Collision {
                     canonical: c.as_str().to_string(),
                     spellings: spellings.iter().map(|s| s.as_str().to_string()).collect(),
                 };
                 for s in spellings {
+                    index.insert(s.as_str().to_string(), Slot::Rejected(rejected.len()));
                     rejected.push((s.as_str().to_string(), err.clone()));
                 }
             }
         }
-        NormalizedBatch { mapped, rejected }
+        NormalizedBatch {
+            mapped,
+            rejected,
+            index,
+        }
     }
 }
 

@@ -114,7 +114,7 @@ impl Availability {
     /// | `>10`, `> 10` | `AtLeast(11)` |
     /// | `>=10`, `10+` | `AtLeast(10)` |
     /// | `in stock`, `instock`, `in_stock`, `available`, `yes`, `true` | `InStock` |
-    /// | `out of stock`, `outofstock`, `out_of_stock`, `sold out`, `soldout`, `unavailable`, `no`, `false`, `none` | `OutOfStock` |
+    /// | `out of stock`, `outofstock`, `out_of_stock`, `sold out`, `soldout`, `unavailable`, `not available`, `not fulfillable`, `discontinued`, `no`, `false`, `none` | `OutOfStock` |
     ///
     /// Anything else (`"<5"`, `"low"`, `"1,000"`, which could be one thousand or one) is a
     /// [`StockError::Unrecognized`], never a guess.
@@ -130,7 +130,8 @@ impl Availability {
             .collect();
         match folded.as_str() {
             "instock" | "available" | "yes" | "true" => return Ok((Availability::InStock, None)),
-            "outofstock" | "soldout" | "unavailable" | "no" | "false" | "none" => {
+            "outofstock" | "soldout" | "unavailable" | "notavailable" | "notfulfillable"
+            | "discontinued" | "no" | "false" | "none" => {
                 return Ok((Availability::OutOfStock, None));
             }
             _ => {}
@@ -408,6 +409,7 @@ mod tests {
             ("out-of-stock", Availability::OutOfStock),
             ("Sold Out", Availability::OutOfStock),
             ("false", Availability::OutOfStock),
+            ("not fulfillable", Availability::OutOfStock),
         ];
         for (text, want) in cases {
             assert_eq!(Availability::parse_text(text).unwrap().0, want, "{text:?}");

@@ -123,6 +123,19 @@ impl RestSupplier {
         })
     }
 
+    /// Decodes a crawl answer's body into levels and item problems by the configured mapping,
+    /// with no request: the decoding step alone, for benchmarks and for checking a mapping
+    /// against a saved answer.
+    pub fn decode_crawl_page(&self, body: &[u8]) -> Result<(Vec<StockLevel>, Vec<ItemProblem>)> {
+        let op = self
+            .spec
+            .crawl_stock
+            .as_ref()
+            .ok_or_else(|| self.unsupported(Operation::CrawlStock))?;
+        let doc = parse_body(body, "crawl page")?;
+        self.levels(&doc, &op.mapping, None)
+    }
+
     /// The transport, for its statistics.
     pub fn transport(&self) -> &Transport {
         &self.transport
@@ -165,14 +178,24 @@ impl RestSupplier {
         }
     }
 
-    /// Maps one answer's items; a missing or mistyped list fails the whole answer.
+    /// Maps one answer's items; a missing or mistyped list fails the whole answer. For a
+    /// one-SKU request (`request_sku` given), a single object where the list should be is that
+    /// SKU's one item: single-SKU endpoints answer that way.
     fn levels(
         &self,
         doc: &Value,
         mapping: &spec::ItemMapping,
+        request_sku: Option<&str>,
     ) -> Result<(Vec<StockLevel>, Vec<ItemProblem>)> {
-        let list = list_at(doc, &mapping.items)?;
-        let raw = stock::raw_items(mapping, list, &mapping.items);
+        let single;
+        let list = match doc.pointer(&mapping.items) {
+            Some(obj @ Value::Object(_)) if request_sku.is_some() => {
+                single = [obj.clone()];
+                &single[..]
+            }
+            _ => list_at(doc, &mapping.items)?.as_slice(),
+        };
+        let raw = stock::raw_items(mapping, list, &mapping.items, request_sku);
         let (levels, problems) = map_stock_items(&self.id, &self.rules, raw, chrono::Utc::now());
         self.learn(&levels);
         Ok((levels, problems))
@@ -273,12 +296,14 @@ impl RestSupplier {
             .status
             .as_deref()
             .ok_or_else(|| Error::new(ErrorKind::Config, "order_status.status is required"))?;
-        let raw = text_at(doc, status_ptr, "")?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Protocol,
-                format!("no order status at {status_ptr}"),
-            )
-        })?;
+        let raw = text_at(doc, status_ptr, "")?
+            .or_else(|| m.status_if_missing.clone())
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!("no order status at {status_ptr}"),
+                )
+            })?;
         let reason = match &m.status_reason {
             Some(p) => text_at(doc, p, "")?,
             None => None,
@@ -288,13 +313,23 @@ impl RestSupplier {
             None => None,
         }
         .or_else(|| handle.supplier_order_id.clone());
+        let cancelled = m
+            .cancelled_at
+            .as_deref()
+            .and_then(|p| doc.pointer(p))
+            .is_some_and(|v| !v.is_null());
+        let status = if cancelled {
+            OrderStatus::Cancelled
+        } else {
+            self.statuses.map_with_reason(&raw, reason.as_deref())
+        };
         Ok(OrderState {
             supplier: self.id.clone(),
             handle: OrderHandle {
                 reference: handle.reference.clone(),
                 supplier_order_id,
             },
-            status: self.statuses.map_with_reason(&raw, reason.as_deref()),
+            status,
             raw_status: raw,
             shipments: shipments(doc, m)?,
             updated_at: m
@@ -338,9 +373,14 @@ fn shipments(doc: &Value, m: &OrderMapping) -> Result<Vec<Shipment>> {
     let Some(list_ptr) = &m.shipments else {
         return Ok(Vec::new());
     };
+    let single;
     let list = match doc.pointer(list_ptr) {
         None | Some(Value::Null) => return Ok(Vec::new()),
-        Some(Value::Array(list)) => list,
+        Some(Value::Array(list)) => list.as_slice(),
+        Some(obj @ Value::Object(_)) => {
+            single = [obj.clone()];
+            &single[..]
+        }
         Some(_) => {
             return Err(Error::new(
                 ErrorKind::Protocol,
@@ -348,7 +388,8 @@ fn shipments(doc: &Value, m: &OrderMapping) -> Result<Vec<Shipment>> {
             ));
         }
     };
-    list.iter()
+    let shipments: Vec<Shipment> = list
+        .iter()
         .enumerate()
         .map(|(i, s)| {
             let at = format!("{list_ptr}/{i}");
@@ -368,7 +409,12 @@ fn shipments(doc: &Value, m: &OrderMapping) -> Result<Vec<Shipment>> {
                 lines: Vec::new(),
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok(shipments
+        .into_iter()
+        // A carrier alone is the shipping method chosen, not a parcel on its way.
+        .filter(|s| s.tracking_number.is_some() || s.tracking_url.is_some())
+        .collect())
 }
 
 #[async_trait]
@@ -429,7 +475,12 @@ impl Dropshipper for RestSupplier {
                     .idempotent();
                 let resp = self.transport.send(req).await?;
                 let doc = parse_body(resp.body(), "stock answer")?;
-                self.levels(&doc, &op.mapping)
+                // Only a one-SKU request may be answered with a bare object.
+                let one = match names.as_slice() {
+                    [only] => Some(*only),
+                    _ => None,
+                };
+                self.levels(&doc, &op.mapping, one)
             })
             .buffered(BATCH_CONCURRENCY)
             .try_collect()
@@ -523,7 +574,7 @@ impl Dropshipper for RestSupplier {
                 });
             }
             let doc = parse_body(resp.body(), "crawl page")?;
-            let (levels, problems) = self.levels(&doc, &op.mapping)?;
+            let (levels, problems) = self.levels(&doc, &op.mapping, None)?;
             let list_len = list_at(&doc, &op.mapping.items).map(Vec::len).unwrap_or(0);
             let total = match &op.pagination {
                 Pagination::Page { total: Some(p), .. }
@@ -606,11 +657,14 @@ impl Dropshipper for RestSupplier {
                     Error::new(ErrorKind::Protocol, format!("no order id at {id_ptr}"))
                         .with_dispatch(crate::Dispatch::Answered)
                 })?;
+            // No status in the answer: the order was received, nothing more is known.
             let status = match &op.mapping.status {
-                Some(p) => match text_at(&doc, p, "")? {
-                    Some(word) => self.statuses.map(&word),
-                    None => OrderStatus::Pending,
-                },
+                Some(p) => {
+                    match text_at(&doc, p, "")?.or_else(|| op.mapping.status_if_missing.clone()) {
+                        Some(word) => self.statuses.map(&word),
+                        None => OrderStatus::Pending,
+                    }
+                }
                 None => OrderStatus::Pending,
             };
             Ok(OrderAck {

@@ -101,9 +101,10 @@ fn default_get() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ItemMapping {
-    /// The item list in the response (`/data/list`; `""` for a top-level array).
+    /// The item list in the response (`/data/list`; `""` for a top-level array). In the answer
+    /// to a one-SKU stock request, an object there is read as that SKU's single item.
     pub items: String,
-    /// The SKU, in an item.
+    /// The SKU, in an item; `"$request"` for one-SKU-per-request answers that do not repeat it.
     pub sku: String,
     /// The quantity, in an item; several pointers are summed (`["/cjInventoryNum",
     /// "/factoryInventoryNum"]`).
@@ -278,11 +279,20 @@ pub struct OrderMapping {
     pub order_id: Option<String>,
     /// The status word.
     pub status: Option<String>,
+    /// The word to use when the status is `null` or absent, for APIs where that is itself a
+    /// state (Shopify's `fulfillment_status: null` means unfulfilled). Without it, a missing
+    /// status is a protocol error.
+    pub status_if_missing: Option<String>,
+    /// A cancellation timestamp: when it holds a value, the order is cancelled whatever the
+    /// status word says (Shopify keeps `fulfillment_status` and sets `cancelled_at`).
+    pub cancelled_at: Option<String>,
     /// A reason that qualifies the status word (AliExpress `end_reason`).
     pub status_reason: Option<String>,
     /// The last update time.
     pub updated_at: Option<String>,
-    /// The shipment list.
+    /// The shipment list, or one object holding a single shipment's fields (suppliers that
+    /// keep tracking on the order itself: point it at the order object). Entries with neither a
+    /// tracking number nor a tracking URL are skipped.
     pub shipments: Option<String>,
     /// In a shipment: carrier.
     pub carrier: Option<String>,
@@ -404,7 +414,9 @@ impl RestSpec {
         }
         let mapping = |op: &str, m: &ItemMapping, pointer: &mut dyn FnMut(String, &str)| {
             pointer(format!("operations.{op}.items"), &m.items);
-            pointer(format!("operations.{op}.sku"), &m.sku);
+            if m.sku != super::stock::REQUEST_SKU {
+                pointer(format!("operations.{op}.sku"), &m.sku);
+            }
             for q in m.quantity.pointers() {
                 pointer(format!("operations.{op}.quantity"), q);
             }
@@ -442,16 +454,28 @@ impl RestSpec {
                     "must be at least 1",
                 ));
             }
-            if s.mapping.quantity.pointers() == [""] {
+            if s.mapping.quantity.pointers() == [""] && s.mapping.warehouses.is_none() {
                 problems.push(Problem::new("operations.stock.quantity", "is required"));
+            }
+            if s.mapping.sku == super::stock::REQUEST_SKU && s.batch_size != 1 {
+                problems.push(Problem::new(
+                    "operations.stock.sku",
+                    "\"$request\" names the one SKU of a request: it needs \"batch_size\": 1",
+                ));
             }
         }
         if let Some(c) = &self.crawl_stock {
             calls.push(("crawl_stock", &c.call));
-            if c.mapping.quantity.pointers() == [""] {
+            if c.mapping.quantity.pointers() == [""] && c.mapping.warehouses.is_none() {
                 problems.push(Problem::new(
                     "operations.crawl_stock.quantity",
                     "is required",
+                ));
+            }
+            if c.mapping.sku == super::stock::REQUEST_SKU {
+                problems.push(Problem::new(
+                    "operations.crawl_stock.sku",
+                    "\"$request\" only applies to stock by SKU",
                 ));
             }
             match &c.pagination {

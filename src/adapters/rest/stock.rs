@@ -10,6 +10,10 @@ use crate::model::{Availability, Incoming, StockWarning, parse_timestamp_json};
 
 type Read = Result<(Availability, Vec<StockWarning>), Error>;
 
+/// The `sku` value meaning "the SKU this request asked for", for one-SKU-per-request stock
+/// endpoints whose answers do not repeat it (CJ `queryBySku` answers per warehouse only).
+pub const REQUEST_SKU: &str = "$request";
+
 fn quantity(item: &Value, q: &Quantity, at: &str) -> Read {
     let pointers = q.pointers();
     let values = pointers.iter().map(|p| (p, item.pointer(p)));
@@ -28,11 +32,23 @@ fn quantity(item: &Value, q: &Quantity, at: &str) -> Read {
 }
 
 /// The raw items of one answer's list (`list` is at `list_path` in the document).
-pub fn raw_items(mapping: &ItemMapping, list: &[Value], list_path: &str) -> Vec<RawStockItem> {
+/// `request_sku` is the SKU the request asked for, used when the mapping's `sku` is
+/// [`REQUEST_SKU`] (answers that do not repeat the SKU).
+pub fn raw_items(
+    mapping: &ItemMapping,
+    list: &[Value],
+    list_path: &str,
+    request_sku: Option<&str>,
+) -> Vec<RawStockItem> {
     let mut out = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
         let at = format!("{list_path}/{i}");
-        let sku = match text_at(item, &mapping.sku, &at) {
+        let read = if mapping.sku == REQUEST_SKU {
+            Ok(request_sku.map(str::to_string))
+        } else {
+            text_at(item, &mapping.sku, &at)
+        };
+        let sku = match read {
             Ok(s) => s,
             Err(e) => {
                 out.push(RawStockItem {

@@ -12,6 +12,7 @@ use super::attempt::exchange;
 use super::auth::{AuthHook, Reauth, SignableRequest};
 use super::breaker::{BreakerState, CircuitBreaker, Outcome, Rejected};
 use super::classify::{ResponseClassifier, classify_status};
+use super::cost::CostBucket;
 use super::limits::RateLimitInfo;
 use super::rate::{GovernorStore, RateQuota, RateStore};
 use super::request::{Idempotency, Request, Response};
@@ -64,6 +65,7 @@ struct Inner {
     jitter: Arc<dyn JitterSource>,
     classifier: Option<Arc<dyn ResponseClassifier>>,
     counters: Counters,
+    cost: Arc<CostBucket>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -212,6 +214,7 @@ impl TransportBuilder {
                 jitter: self.jitter,
                 classifier: self.classifier,
                 counters: Counters::default(),
+                cost: Arc::new(CostBucket::new(c.limits.critical_reserve)),
             }),
         })
     }
@@ -319,6 +322,11 @@ impl Transport {
     /// The breaker's current state.
     pub fn breaker_state(&self) -> BreakerState {
         self.inner.breaker.state(Instant::now())
+    }
+
+    /// The supplier's query-cost bucket (GraphQL cost extensions), shared by every clone.
+    pub fn cost_bucket(&self) -> &Arc<CostBucket> {
+        &self.inner.cost
     }
 
     /// Feeds rate-limit facts learnt elsewhere (a GraphQL cost extension, a body field) to the

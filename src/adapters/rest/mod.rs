@@ -2,7 +2,7 @@
 //!
 //! A supplier's `"rest"` object holds its envelope conventions (success tests, error-code
 //! table, idempotency header) and each entry of `operations` one operation's request template
-//! and response pointers. See [`spec`] for every field and [`template`](crate::adapters::template)
+//! and response pointers. See [`spec`] for every field and [`template`]
 //! for the placeholder syntax. A complete example (CJ Dropshipping) is
 //! `fixtures/profiles/cj.json`:
 //!
@@ -41,7 +41,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde_json::{Value, json};
 
 use crate::adapters::items::map_stock_items;
-use crate::adapters::json::{list_at, parse_body, text_at, u64_at};
+use crate::adapters::json::{list_at, parse_body, parse_sparse, text_at, u64_at};
 use crate::adapters::template::{self, Context};
 use crate::config::SupplierConfig;
 use crate::dropshipper::{Capabilities, Cursor, Dropshipper, ItemProblem, Page, StockAnswer};
@@ -132,8 +132,13 @@ impl RestSupplier {
             .crawl_stock
             .as_ref()
             .ok_or_else(|| self.unsupported(Operation::CrawlStock))?;
-        let doc = parse_body(body, "crawl page")?;
-        self.levels(&doc, &op.mapping, None)
+        // Only the item list and the fields the mapping reads are built (see `parse_sparse`).
+        let (selection, fields) = stock::crawl_selection(op);
+        let page = parse_sparse(body, "crawl page", &selection)?;
+        let raw = stock::raw_items_with(&fields, page.items()?, &op.mapping.items, None);
+        let (levels, problems) = map_stock_items(&self.id, &self.rules, raw, chrono::Utc::now());
+        self.learn(&levels);
+        Ok((levels, problems))
     }
 
     /// The transport, for its statistics.

@@ -2,7 +2,7 @@
 //!
 //! Every pointer is a JSON Pointer (RFC 6901): into the response document for list locations
 //! and envelope fields, into one item for item fields. Every string in `path`, `query` and
-//! `body` is a template (see [`template`](crate::adapters::template)).
+//! `body` is a template (see [`template`]).
 
 use std::collections::BTreeMap;
 

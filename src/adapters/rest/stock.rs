@@ -2,11 +2,11 @@
 
 use serde_json::Value;
 
-use super::spec::{ItemMapping, Quantity};
+use super::spec::{CrawlOp, ItemMapping, Pagination, Quantity};
 use crate::adapters::items::{RawStockItem, sum_quantities};
-use crate::adapters::json::{text_at, u64_at};
+use crate::adapters::json::{Field, Lookup, Selection, text_of, u64_of};
 use crate::error::{Error, ErrorKind};
-use crate::model::{Availability, Incoming, StockWarning, parse_timestamp_json};
+use crate::model::{Availability, Incoming, StockError, StockWarning, parse_timestamp_json};
 
 type Read = Result<(Availability, Vec<StockWarning>), Error>;
 
@@ -14,21 +14,114 @@ type Read = Result<(Availability, Vec<StockWarning>), Error>;
 /// endpoints whose answers do not repeat it (CJ `queryBySku` answers per warehouse only).
 pub const REQUEST_SKU: &str = "$request";
 
-fn quantity(item: &Value, q: &Quantity, at: &str) -> Read {
-    let pointers = q.pointers();
-    let values = pointers.iter().map(|p| (p, item.pointer(p)));
-    sum_quantities(values, |(p, v)| match v {
-        Some(v) => Availability::from_json(v),
-        None => Err(crate::model::StockError::Unrecognized {
-            raw: format!("nothing at {at}{p}"),
-        }),
-    })
-    .map_err(|e| {
-        Error::new(
-            ErrorKind::Protocol,
-            format!("{at}{}: {e}", pointers.join("+")),
-        )
-    })
+/// A quantity's pointers, with the label its errors use (`/a+/b`).
+#[derive(Debug, Clone)]
+struct Sum {
+    fields: Vec<Field>,
+    label: String,
+}
+
+impl Sum {
+    fn new(q: &Quantity, mut field: impl FnMut(&str) -> Field) -> Sum {
+        let pointers = q.pointers();
+        Sum {
+            fields: pointers.iter().map(|p| field(p)).collect(),
+            label: pointers.join("+"),
+        }
+    }
+
+    /// Reads and sums the quantity of `item`, whose place in the document is `at()`.
+    fn read<I: Lookup + ?Sized>(&self, item: &I, at: &dyn Fn() -> String) -> Read {
+        let values = self.fields.iter().map(|f| (f, item.lookup(f)));
+        sum_quantities(values, |(f, v)| match v {
+            Some(v) => Availability::from_json(v),
+            None => Err(StockError::Unrecognized {
+                raw: format!("nothing at {}{}", at(), f.pointer()),
+            }),
+        })
+        .map_err(|e| Error::new(ErrorKind::Protocol, format!("{}{}: {e}", at(), self.label)))
+    }
+}
+
+/// Per-warehouse lists inside an item.
+#[derive(Debug, Clone)]
+struct Warehouses {
+    list: Field,
+    quantity: Sum,
+    code: Option<Field>,
+    split: bool,
+}
+
+/// An [`ItemMapping`]'s pointers, resolved once per answer rather than once per item.
+#[derive(Debug, Clone)]
+pub struct ItemFields {
+    /// `None`: the SKU is the request's ([`REQUEST_SKU`]).
+    sku: Option<Field>,
+    quantity: Sum,
+    warehouse: Option<Field>,
+    updated_at: Option<Field>,
+    version: Option<Field>,
+    incoming: Option<Field>,
+    incoming_at: Option<Field>,
+    warehouses: Option<Warehouses>,
+}
+
+impl ItemFields {
+    /// Fields for whole [`Value`] items.
+    pub fn plain(mapping: &ItemMapping) -> ItemFields {
+        Self::with(mapping, Field::plain)
+    }
+
+    /// Fields for the items of a sparse parse: registers the item list and every pointer the
+    /// mapping reads in `sel`.
+    pub fn select(mapping: &ItemMapping, sel: &mut Selection) -> ItemFields {
+        sel.list(&mapping.items);
+        Self::with(mapping, |p| sel.field(p))
+    }
+
+    fn with(mapping: &ItemMapping, mut field: impl FnMut(&str) -> Field) -> ItemFields {
+        let mut opt = |p: &Option<String>| p.as_deref().map(&mut field);
+        let warehouse = opt(&mapping.warehouse);
+        let updated_at = opt(&mapping.updated_at);
+        let version = opt(&mapping.version);
+        let incoming = opt(&mapping.incoming);
+        let incoming_at = opt(&mapping.incoming_at);
+        ItemFields {
+            sku: (mapping.sku != REQUEST_SKU).then(|| field(&mapping.sku)),
+            quantity: Sum::new(&mapping.quantity, &mut field),
+            warehouse,
+            updated_at,
+            version,
+            incoming,
+            incoming_at,
+            // Warehouse entries are read whole: their pointers are plain.
+            warehouses: mapping.warehouses.as_ref().map(|w| Warehouses {
+                list: field(&w.list),
+                quantity: Sum::new(&w.quantity, Field::plain),
+                code: w.code.as_deref().map(Field::plain),
+                split: w.split,
+            }),
+        }
+    }
+}
+
+/// The sparse selection for a crawl answer: the item list with the fields the mapping reads,
+/// and the pagination's total or next-cursor pointer kept whole (in [`Sparse::doc`]).
+///
+/// [`Sparse::doc`]: crate::adapters::json::Sparse::doc
+pub fn crawl_selection(op: &CrawlOp) -> (Selection, ItemFields) {
+    let mut sel = Selection::new();
+    match &op.pagination {
+        Pagination::Page { total: Some(p), .. } | Pagination::Offset { total: Some(p), .. } => {
+            sel.keep(p);
+        }
+        Pagination::Cursor { next } => {
+            sel.keep(next);
+        }
+        _ => {}
+    }
+    let fields = ItemFields::select(&op.mapping, &mut sel);
+    (sel, fields)
 }
 
 /// The raw items of one answer's list (`list` is at `list_path` in the document).
@@ -40,13 +133,23 @@ pub fn raw_items(
     list_path: &str,
     request_sku: Option<&str>,
 ) -> Vec<RawStockItem> {
+    raw_items_with(&ItemFields::plain(mapping), list, list_path, request_sku)
+}
+
+/// Like [`raw_items`], with the fields resolved beforehand, for whole or sparse items.
+pub fn raw_items_with<I: Lookup>(
+    fields: &ItemFields,
+    list: &[I],
+    list_path: &str,
+    request_sku: Option<&str>,
+) -> Vec<RawStockItem> {
     let mut out = Vec::with_capacity(list.len());
     for (i, item) in list.iter().enumerate() {
-        let at = format!("{list_path}/{i}");
-        let read = if mapping.sku == REQUEST_SKU {
-            Ok(request_sku.map(str::to_string))
-        } else {
-            text_at(item, &mapping.sku, &at)
+        // The item's place, only spelled out when an error names it.
+        let at = || format!("{list_path}/{i}");
+        let read = match &fields.sku {
+            None => Ok(request_sku.map(str::to_string)),
+            Some(f) => text_of(item.lookup(f), || format!("{}{}", at(), f.pointer())),
         };
         let sku = match read {
             Ok(s) => s,
@@ -58,40 +161,42 @@ pub fn raw_items(
                 continue;
             }
         };
-        let optional = |p: &Option<String>| p.as_deref().and_then(|p| item.pointer(p));
+        let get = |f: &Option<Field>| f.as_ref().and_then(|f| item.lookup(f));
+        // Optional facts that do not fit are left out; their errors are never shown.
+        let quiet = String::new;
         let mut base = RawStockItem {
             sku,
             quantity: Ok((Availability::OutOfStock, Vec::new())),
-            warehouse: mapping
+            warehouse: fields
                 .warehouse
-                .as_deref()
-                .and_then(|p| text_at(item, p, &at).ok().flatten()),
-            updated_at: optional(&mapping.updated_at).and_then(parse_timestamp_json),
-            version: mapping
+                .as_ref()
+                .and_then(|f| text_of(item.lookup(f), quiet).ok().flatten()),
+            updated_at: get(&fields.updated_at).and_then(parse_timestamp_json),
+            version: fields
                 .version
-                .as_deref()
-                .and_then(|p| u64_at(item, p, &at).ok().flatten()),
-            incoming: mapping
+                .as_ref()
+                .and_then(|f| u64_of(item.lookup(f), quiet).ok().flatten()),
+            incoming: fields
                 .incoming
-                .as_deref()
-                .and_then(|p| u64_at(item, p, &at).ok().flatten())
+                .as_ref()
+                .and_then(|f| u64_of(item.lookup(f), quiet).ok().flatten())
                 .map(|quantity| Incoming {
                     quantity,
-                    expected_at: optional(&mapping.incoming_at).and_then(parse_timestamp_json),
+                    expected_at: get(&fields.incoming_at).and_then(parse_timestamp_json),
                 }),
         };
-        match &mapping.warehouses {
+        match &fields.warehouses {
             None => {
-                base.quantity = quantity(item, &mapping.quantity, &at);
+                base.quantity = fields.quantity.read(item, &at);
                 out.push(base);
             }
             Some(w) => {
-                let entries = match item.pointer(&w.list) {
+                let entries = match item.lookup(&w.list) {
                     Some(Value::Array(entries)) => entries,
                     _ => {
                         base.quantity = Err(Error::new(
                             ErrorKind::Protocol,
-                            format!("{at}{}: expected a list of warehouses", w.list),
+                            format!("{}{}: expected a list of warehouses", at(), w.list.pointer()),
                         ));
                         out.push(base);
                         continue;
@@ -101,12 +206,12 @@ pub fn raw_items(
                     .iter()
                     .enumerate()
                     .map(|(j, e)| {
-                        let wat = format!("{at}{}/{j}", w.list);
+                        let wat = || format!("{}{}/{j}", at(), w.list.pointer());
                         let code = w
                             .code
-                            .as_deref()
-                            .and_then(|p| text_at(e, p, &wat).ok().flatten());
-                        (code, quantity(e, &w.quantity, &wat))
+                            .as_ref()
+                            .and_then(|f| text_of(e.lookup(f), quiet).ok().flatten());
+                        (code, w.quantity.read(e, &wat))
                     })
                     .collect();
                 if w.split {
@@ -124,7 +229,7 @@ pub fn raw_items(
                             let (a, w) = q?;
                             warnings.extend(w);
                             let total = total.combine(a).map_err(|e| {
-                                Error::new(ErrorKind::Protocol, format!("{at}: {e}"))
+                                Error::new(ErrorKind::Protocol, format!("{}: {e}", at()))
                             })?;
                             Ok((total, warnings))
                         },

@@ -2,8 +2,12 @@
 //! trait, through the shared [`Transport`](crate::transport::Transport) and the shared item
 //! mapping in [`items`].
 
+mod build;
 pub mod graphql;
 pub mod items;
 pub mod json;
 pub mod rest;
+pub mod soap;
 pub mod template;
+
+pub use build::{build, build_all};

@@ -525,6 +525,27 @@ fn redact_secret_values(s: &str) -> String {
             }
             let name = &s[start..i];
             out.push_str(name);
+            // `<password>v</password>` or `<wsse:Password>v</...>`: an element holding a secret.
+            let tag_end = (start > 0 && matches!(bytes[start - 1], b'<' | b':'))
+                .then(|| bytes[i..].iter().position(|b| matches!(b, b'>' | b'<')))
+                .flatten()
+                .map(|p| i + p)
+                .filter(|&e| bytes[e] == b'>');
+            if !in_path
+                && is_secret_name(name)
+                && let Some(tag_end) = tag_end
+            {
+                let value_end = bytes[tag_end..]
+                    .iter()
+                    .position(|b| *b == b'<')
+                    .map_or(bytes.len(), |p| tag_end + p);
+                out.push_str(&s[i..=tag_end]);
+                if value_end > tag_end + 1 {
+                    out.push_str("[redacted]");
+                }
+                i = value_end;
+                continue;
+            }
             if !in_path
                 && is_secret_name(name)
                 && let Some((sep_end, value_end)) = secret_value_span(bytes, i)
@@ -586,6 +607,10 @@ fn secret_value_span(b: &[u8], mut i: usize) -> Option<(usize, usize)> {
         i += 1;
     }
     let sep_end = i;
+    // Already redacted (text sanitized twice): leave it, so sanitizing is idempotent.
+    if b[sep_end..].starts_with(b"[redacted]") {
+        return None;
+    }
     let mut j = i;
     if quoted {
         while j < b.len() && b[j] != b'"' {
@@ -601,6 +626,9 @@ fn secret_value_span(b: &[u8], mut i: usize) -> Option<(usize, usize)> {
         {
             // Keep the scheme word visible; only the credential after it is secret.
             let value_start = word_end + 1;
+            if b[value_start..].starts_with(b"[redacted]") {
+                return None;
+            }
             let value_end = scan_token(b, value_start);
             return (value_end > value_start).then_some((value_start, value_end));
         }
@@ -613,7 +641,12 @@ fn secret_value_span(b: &[u8], mut i: usize) -> Option<(usize, usize)> {
 }
 
 fn scan_token(b: &[u8], mut j: usize) -> usize {
-    while j < b.len() && !matches!(b[j], b'&' | b',' | b';' | b' ' | b'"' | b'}' | b'\'') {
+    while j < b.len()
+        && !matches!(
+            b[j],
+            b'&' | b',' | b';' | b' ' | b'"' | b'}' | b'\'' | b')' | b']' | b'>' | b'<'
+        )
+    {
         j += 1;
     }
     j
@@ -688,6 +721,17 @@ mod tests {
             ),
             ("client_secret = hunter2", "client_secret = [redacted]"),
             ("sign=ABCDEF0123 other", "sign=[redacted] other"),
+            ("(password=x) retry", "(password=[redacted]) retry"),
+            ("<token>abc</token>", "<token>[redacted]</token>"),
+            (
+                "<wsse:Password Type=\"x\">pw</wsse:Password>",
+                "<wsse:Password Type=\"x\">[redacted]</wsse:Password>",
+            ),
+            (
+                "<wsse:Password>pw</wsse:Password>",
+                "<wsse:Password>[redacted]</wsse:Password>",
+            ),
+            ("<token></token>", "<token></token>"),
             ("no secrets here: code=5", "no secrets here: code=5"),
             ("tokens are fine", "tokens are fine"),
             (
@@ -701,6 +745,7 @@ mod tests {
         ];
         for (raw, want) in cases {
             assert_eq!(sanitize(raw), want, "input {raw:?}");
+            assert_eq!(sanitize(want), want, "sanitizing twice changes {raw:?}");
         }
     }
 

@@ -195,6 +195,13 @@ pub trait Dropshipper: Send + Sync {
     }
 }
 
+impl fmt::Debug for dyn Dropshipper {
+    /// The supplier's id: enough to tell suppliers apart in logs, and never a credential.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Dropshipper({})", self.id())
+    }
+}
+
 /// Highest page count a crawl stream follows before it stops with a
 /// [`Protocol`](ErrorKind::Protocol) error: a guard against suppliers whose cursors never end.
 pub const MAX_CRAWL_PAGES: usize = 100_000;

@@ -231,7 +231,7 @@ fn magento(base_url: &str) -> SoapSupplier {
         env!("CARGO_MANIFEST_DIR")
     );
     let file: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut supplier = file["suppliers"][0].clone();
+    let mut supplier = file;
     supplier["base_url"] = json!(base_url);
     supplier["retry"] = json!({ "max_attempts": 3, "base_delay": "5ms", "max_delay": "10ms" });
     supplier["limits"] = json!({ "requests_per_second": 1000, "burst": 1000, "timeout": "3s" });

@@ -19,9 +19,22 @@ use super::soap::SoapSupplier;
 /// # Ok(()) }
 /// ```
 pub fn build(config: &SupplierConfig) -> Result<Arc<dyn Dropshipper>> {
+    build_with_env(config, Arc::new(|name: &str| std::env::var(name).ok()))
+}
+
+/// Looks up `env:` secrets that adapters resolve themselves (SOAP session logins).
+pub type SharedEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Like [`build`], resolving adapter-level `env:` secrets through `env` (the same lookup given
+/// to [`ConfigFile::from_json_with_env`]).
+pub fn build_with_env(config: &SupplierConfig, env: SharedEnv) -> Result<Arc<dyn Dropshipper>> {
     Ok(match config.protocol {
         Protocol::Rest => Arc::new(RestSupplier::new(config)?),
-        Protocol::Soap => Arc::new(SoapSupplier::new(config)?),
+        Protocol::Soap => Arc::new(
+            SoapSupplier::builder(config)
+                .env(move |name| env(name))
+                .build()?,
+        ),
         Protocol::Graphql => Arc::new(GraphqlSupplier::new(config)?),
     })
 }
@@ -29,11 +42,16 @@ pub fn build(config: &SupplierConfig) -> Result<Arc<dyn Dropshipper>> {
 /// Builds every supplier of a config file, reporting every supplier's problems at once, with
 /// paths from the file's root (`suppliers[1].operations.stock.items: ...`).
 pub fn build_all(file: &ConfigFile) -> Result<Vec<Arc<dyn Dropshipper>>> {
+    build_all_with_env(file, Arc::new(|name: &str| std::env::var(name).ok()))
+}
+
+/// Like [`build_all`], resolving adapter-level `env:` secrets through `env`.
+pub fn build_all_with_env(file: &ConfigFile, env: SharedEnv) -> Result<Vec<Arc<dyn Dropshipper>>> {
     let mut built = Vec::with_capacity(file.suppliers.len());
     let mut problems = Vec::new();
     let mut first_other: Option<Error> = None;
     for (i, config) in file.suppliers.iter().enumerate() {
-        match build(config) {
+        match build_with_env(config, env.clone()) {
             Ok(s) => built.push(s),
             Err(e) if !e.problems().is_empty() => {
                 problems.extend(

@@ -10,4 +10,4 @@ pub mod rest;
 pub mod soap;
 pub mod template;
 
-pub use build::{build, build_all};
+pub use build::{SharedEnv, build, build_all, build_all_with_env, build_with_env};

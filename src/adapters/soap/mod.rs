@@ -582,11 +582,12 @@ impl SoapSupplierBuilder {
 /// ```no_run
 /// # async fn demo() -> dropship::Result<()> {
 /// use dropship::adapters::soap::SoapSupplier;
-/// use dropship::config::ConfigFile;
+/// use dropship::config::SupplierConfig;
 /// use dropship::{Dropshipper, Sku};
 ///
-/// let file = ConfigFile::load("fixtures/profiles/magento1_soap.json")?;
-/// let magento = SoapSupplier::new(&file.suppliers[0])?;
+/// let text = std::fs::read_to_string("fixtures/profiles/magento1_soap.json")
+///     .map_err(|e| dropship::Error::new(dropship::ErrorKind::Config, e.to_string()))?;
+/// let magento = SoapSupplier::new(&SupplierConfig::from_json(&text)?)?;
 /// let answer = magento.stock(&[Sku::new("MUG-BLUE")?]).await?;
 /// println!("{:?}", answer.levels);
 /// # Ok(()) }

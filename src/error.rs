@@ -302,6 +302,22 @@ impl Error {
         self
     }
 
+    /// Replaces every occurrence of `secrets` (values of at least 4 bytes) in the message and
+    /// the supplier code with `[redacted]`: for credentials a supplier echoed back.
+    pub fn redact(mut self, secrets: &[String]) -> Self {
+        let scrub = |text: &str| {
+            secrets
+                .iter()
+                .filter(|s| s.len() >= 4)
+                .fold(text.to_string(), |t, s| t.replace(s.as_str(), "[redacted]"))
+        };
+        self.inner.message = scrub(&self.inner.message);
+        if let Some(code) = &self.inner.supplier_code {
+            self.inner.supplier_code = Some(scrub(code));
+        }
+        self
+    }
+
     /// Prefixes every problem's path, so a nested validator's problems read from the root.
     pub fn within(mut self, prefix: &str) -> Self {
         for p in &mut self.inner.problems {

@@ -467,3 +467,47 @@ async fn an_expired_token_reported_in_a_200_body_triggers_one_relogin() {
     assert_eq!(*logins.lock().unwrap(), 2);
     server.verify().await;
 }
+
+/// Suppliers echo credentials back in error bodies ("invalid key abc123"): the transport blanks
+/// every credential its auth hook sent out of the error it returns.
+#[tokio::test]
+async fn credentials_echoed_in_error_bodies_are_blanked() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v1/x"))
+        .respond_with(ResponseTemplate::new(400).set_body_string(
+            "invalid credentials s3cr3t-api-key / Bearer s3cr3t-bearer / s3cr3t-token-one",
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!(
+            {"access_token": "s3cr3t-token-one", "expires_in": 3600})))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    for auth in [
+        r#"{"kind": "api_key", "in": "header", "name": "X-Key", "value": "s3cr3t-api-key"}"#
+            .to_string(),
+        r#"{"kind": "api_key", "in": "query", "name": "key", "value": "s3cr3t-api-key"}"#
+            .to_string(),
+        r#"{"kind": "bearer", "token": "s3cr3t-bearer"}"#.to_string(),
+        format!(
+            r#"{{"kind": "oauth2_client_credentials", "token_url": "{uri}/oauth/token",
+                "client_id": "cid", "client_secret": "s3cr3t-client-secret"}}"#
+        ),
+    ] {
+        let cfg = config(&server, &auth);
+        let t = Transport::new(&cfg).unwrap();
+        let err = t.send(t.get(Operation::Stock, "/x")).await.unwrap_err();
+        assert_eq!(err.kind(), dropship::ErrorKind::Invalid);
+        let text = format!("{err} {err:?}");
+        assert!(text.contains("invalid credentials"), "{text}");
+        for s in ["s3cr3t-api-key", "s3cr3t-bearer", "s3cr3t-token-one"] {
+            let sent_by_this_hook =
+                auth.contains(s) || (s == "s3cr3t-token-one" && auth.contains("oauth2"));
+            if sent_by_this_hook {
+                assert!(!text.contains(s), "{s} echoed into the error: {text}");
+            }
+        }
+    }
+}

@@ -1,6 +1,10 @@
 //! While every auth scheme runs against a loopback server (token fetches, a 401 refresh and
 //! replay, signed retries), no secret, token or signing key may appear in `tracing` output or
 //! in the `Debug` of any auth type.
+//!
+//! This file holds one test on purpose: `tracing` caches per-callsite interest process-wide, so
+//! a test running beside it without a subscriber could make its thread-local subscriber miss
+//! events.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

@@ -83,6 +83,10 @@ impl AuthHook for ApiKeyAuth {
         }
         Ok(())
     }
+
+    fn sent_secrets(&self) -> Vec<String> {
+        vec![self.value.expose_secret().to_string()]
+    }
 }
 
 #[cfg(test)]

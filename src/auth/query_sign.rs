@@ -212,6 +212,14 @@ impl AuthHook for SignedParamsAuth {
         self.sign_url(request.url, chrono::Utc::now().timestamp_millis());
         Ok(())
     }
+
+    fn sent_secrets(&self) -> Vec<String> {
+        // The app secret never travels; the access token does.
+        self.access_token
+            .iter()
+            .map(|(_, t)| t.expose_secret().to_string())
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -139,6 +139,15 @@ impl TokenCache {
         self.fetch().await.map(|_| true)
     }
 
+    /// The token in use now, if any, without waiting: for scrubbing error text (a blocked
+    /// lock yields nothing rather than a wait on the error path).
+    pub fn current_token(&self) -> Option<String> {
+        let st = self.state.try_read().ok()?;
+        st.current
+            .as_ref()
+            .map(|c| c.token.expose_secret().to_string())
+    }
+
     async fn valid_now(&self) -> Option<SecretString> {
         let st = self.state.read().await;
         let c = st.current.as_ref()?;
@@ -223,6 +232,10 @@ impl AuthHook for TokenAuth {
         value.set_sensitive(true);
         request.headers.insert(self.header.clone(), value);
         Ok(())
+    }
+
+    fn sent_secrets(&self) -> Vec<String> {
+        self.cache.current_token().into_iter().collect()
     }
 
     async fn on_unauthorized(&self, _response: &Response) -> Result<Reauth> {

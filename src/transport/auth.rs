@@ -83,6 +83,13 @@ pub trait AuthHook: Send + Sync + fmt::Debug {
     /// Adds credentials to one attempt. Called before every attempt, replays included.
     async fn sign(&self, request: &mut SignableRequest<'_>) -> Result<()>;
 
+    /// The credential values this hook sends, so the transport can blank them out of any
+    /// supplier text it keeps in an error (suppliers echo keys back: "invalid key abc123").
+    /// Values shorter than 4 bytes are ignored.
+    fn sent_secrets(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Called once per request when the supplier answers 401. A 401 means the supplier did
     /// not act on the request, so a replay is safe even for a request that is not idempotent.
     async fn on_unauthorized(&self, _response: &Response) -> Result<Reauth> {
@@ -156,6 +163,20 @@ impl AuthHook for StaticHeaders {
             request.headers.insert(name.clone(), value.clone());
         }
         Ok(())
+    }
+
+    fn sent_secrets(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for value in self.headers.values() {
+            if let Ok(v) = value.to_str() {
+                out.push(v.to_string());
+                // "Bearer <token>": the token alone may be echoed too.
+                if let Some((_, credential)) = v.split_once(' ') {
+                    out.push(credential.to_string());
+                }
+            }
+        }
+        out
     }
 }
 

@@ -521,6 +521,7 @@ impl Transport {
             ticket.record(Outcome::Success, Instant::now());
             return Ok(answer);
         };
+        let error = error.redact(&inner.auth.sent_secrets());
         ticket.record(health(error.kind()), Instant::now());
         if error.kind() == ErrorKind::Throttled {
             Counters::bump(&inner.counters.throttled_responses);

@@ -92,19 +92,6 @@ fn rest_normalize(c: &mut Criterion) {
     g.bench_function("baseline", |b| {
         b.iter(|| black_box(hand_written(black_box(&body), &id)))
     });
-    g.bench_function("probe_value_parse", |b| {
-        b.iter(|| {
-            black_box(serde_json::from_slice::<serde_json::Value>(black_box(&body)).expect("json"))
-        })
-    });
-    let rules = dropship::SkuRules::builder()
-        .case(dropship::CaseRule::Upper)
-        .build()
-        .expect("rules");
-    let raws: Vec<String> = (0..ITEMS).map(|i| format!("cj-item-{i}")).collect();
-    g.bench_function("probe_normalize_batch", |b| {
-        b.iter(|| black_box(rules.normalize_batch(raws.iter().map(String::as_str))))
-    });
     g.bench_function("rest_mapping", |b| {
         b.iter(|| black_box(supplier.decode_crawl_page(black_box(&body))))
     });

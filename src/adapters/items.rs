@@ -78,7 +78,10 @@ pub fn map_stock_items(
     items: Vec<RawStockItem>,
     observed_at: DateTime<Utc>,
 ) -> (Vec<StockLevel>, Vec<ItemProblem>) {
-    let batch = rules.normalize_batch(items.iter().filter_map(|i| i.sku.as_deref()));
+    // One answer per item that has a SKU, in order (collisions across the page included).
+    let mut canonical = rules
+        .normalize_each(items.iter().filter_map(|i| i.sku.as_deref()))
+        .into_iter();
     let mut levels = Vec::with_capacity(items.len());
     let mut problems = Vec::new();
     let problem = |raw_id: Option<String>, error: Error| ItemProblem {
@@ -97,13 +100,18 @@ pub fn map_stock_items(
             problems.push(problem(None, error));
             continue;
         };
-        let Some(sku) = batch.canonical(&raw) else {
-            let error = batch
-                .rejection(&raw)
-                .map(|e| Error::new(ErrorKind::Protocol, e.to_string()))
-                .unwrap_or_else(|| Error::new(ErrorKind::Protocol, "SKU could not be mapped"));
-            problems.push(problem(Some(raw), error));
-            continue;
+        let sku = match canonical.next() {
+            Some(Ok(sku)) => sku,
+            Some(Err(e)) => {
+                let error = Error::new(ErrorKind::Protocol, e.to_string());
+                problems.push(problem(Some(raw), error));
+                continue;
+            }
+            None => {
+                let error = Error::new(ErrorKind::Protocol, "SKU could not be mapped");
+                problems.push(problem(Some(raw), error));
+                continue;
+            }
         };
         let (available, warnings) = match item.quantity {
             Ok(q) => q,
@@ -112,11 +120,17 @@ pub fn map_stock_items(
                 continue;
             }
         };
-        let supplier_sku = match SupplierSku::new(raw.trim()) {
+        // The supplier's spelling, trimmed; the item's own String is kept when it needs no
+        // trimming. `normalize_each` accepted this spelling, so it is a valid SKU.
+        let text = match raw.trim() {
+            t if t.len() == raw.len() => raw,
+            t => t.to_string(),
+        };
+        let supplier_sku = match SupplierSku::new(text) {
             Ok(s) => s,
             Err(e) => {
                 problems.push(problem(
-                    Some(raw),
+                    None,
                     Error::new(ErrorKind::Protocol, e.to_string()),
                 ));
                 continue;
@@ -124,7 +138,7 @@ pub fn map_stock_items(
         };
         levels.push(StockLevel {
             supplier: supplier.clone(),
-            sku: sku.clone(),
+            sku,
             supplier_sku,
             available,
             warehouse: item.warehouse,

@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -211,7 +211,7 @@ impl SkuRules {
             return Ok(c.clone());
         }
         // Validate the raw text before transforming it, so the error shows what the supplier sent.
-        SupplierSku::new(s)?;
+        check_spelling(s)?;
         let mut rest = s;
         if let Some(p) = &self.spec.supplier_prefix {
             rest = strip_prefix_ci(rest, p).unwrap_or(rest);
@@ -220,12 +220,26 @@ impl SkuRules {
             rest = strip_suffix_ci(rest, x).unwrap_or(rest);
         }
         let seps = &self.spec.strip_separators;
-        let stripped: String = if seps.is_empty() {
-            rest.to_string()
+        // One new String for the canonical text: separators are only filtered out when there
+        // are some, and ASCII text is case-folded in place.
+        let text = if !seps.is_empty() && rest.contains(|c| seps.contains(c)) {
+            let mut stripped: String = rest.chars().filter(|c| !seps.contains(*c)).collect();
+            match self.spec.case {
+                CaseRule::Preserve => stripped,
+                CaseRule::Upper if stripped.is_ascii() => {
+                    stripped.make_ascii_uppercase();
+                    stripped
+                }
+                CaseRule::Lower if stripped.is_ascii() => {
+                    stripped.make_ascii_lowercase();
+                    stripped
+                }
+                case => case.apply(&stripped),
+            }
         } else {
-            rest.chars().filter(|c| !seps.contains(*c)).collect()
+            self.spec.case.apply(rest)
         };
-        Sku::new(self.spec.case.apply(&stripped))
+        Sku::new(text)
     }
 
     /// Maps a canonical SKU to the supplier's spelling, for outbound orders.
@@ -239,6 +253,73 @@ impl SkuRules {
         SupplierSku::new(format!("{prefix}{body}{suffix}"))
     }
 
+    /// The spelling the rules compare: trimmed unless `trim` is off.
+    fn spelled<'a>(&self, raw: &'a str) -> &'a str {
+        if self.spec.trim { raw.trim() } else { raw }
+    }
+
+    /// Normalizes every spelling and groups the results by canonical SKU.
+    fn group<'a>(&self, spelled: &[&'a str]) -> Grouped<'a> {
+        let results: Vec<Result<Sku, SkuError>> =
+            spelled.iter().map(|s| self.normalize(s)).collect();
+        let mut groups: Vec<Group<'a>> = Vec::new();
+        let mut group_of = vec![usize::MAX; spelled.len()];
+        {
+            // Canonical text -> group; keys borrow `results`, so nothing is copied.
+            let mut by_canonical: HashMap<&str, usize> = HashMap::with_capacity(spelled.len());
+            for (i, (r, s)) in results.iter().zip(spelled).enumerate() {
+                let Ok(c) = r else { continue };
+                let g = *by_canonical.entry(c.as_str()).or_insert_with(|| {
+                    groups.push(Group {
+                        first: i,
+                        spellings: Vec::new(),
+                        seen: None,
+                    });
+                    groups.len() - 1
+                });
+                if let Some(group) = groups.get_mut(g) {
+                    group.add(s);
+                }
+                if let Some(slot) = group_of.get_mut(i) {
+                    *slot = g;
+                }
+            }
+        }
+        Grouped {
+            results,
+            group_of,
+            groups,
+        }
+    }
+
+    /// Like [`normalize_batch`](SkuRules::normalize_batch), answering for every input in
+    /// order: its canonical SKU, or why it has none (colliding spellings each get the
+    /// [`SkuError::Collision`]). Spellings are compared after trimming (when `trim` is on).
+    pub(crate) fn normalize_each<'a, I>(&self, raws: I) -> Vec<Result<Sku, SkuError>>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        let spelled: Vec<&str> = raws.into_iter().map(|r| self.spelled(r)).collect();
+        let Grouped {
+            mut results,
+            group_of,
+            groups,
+        } = self.group(&spelled);
+        let errors: Vec<Option<SkuError>> = groups
+            .iter()
+            .map(|g| match results.get(g.first) {
+                Some(Ok(c)) if g.spellings.len() > 1 => Some(collision(c, &g.spellings)),
+                _ => None,
+            })
+            .collect();
+        for (r, g) in results.iter_mut().zip(&group_of) {
+            if let Some(Some(err)) = errors.get(*g) {
+                *r = Err(err.clone());
+            }
+        }
+        results
+    }
+
     /// Normalizes every spelling of a feed, detecting spellings that collide on one canonical
     /// SKU. Colliding spellings are all rejected (never merged), so the caller can report them.
     /// The same spelling seen twice (one row per warehouse) is not a collision.
@@ -246,48 +327,43 @@ impl SkuRules {
     where
         I: IntoIterator<Item = &'a str>,
     {
-        let mut seen: HashMap<String, ()> = HashMap::new();
-        let mut index: HashMap<String, Slot> = HashMap::new();
-        let mut by_canonical: HashMap<Sku, Vec<SupplierSku>> = HashMap::new();
-        let mut order: Vec<Sku> = Vec::new();
+        let raws: Vec<&str> = raws.into_iter().collect();
+        let spelled: Vec<&str> = raws.iter().map(|r| self.spelled(r)).collect();
+        let Grouped {
+            results, groups, ..
+        } = self.group(&spelled);
+        let mut index: HashMap<String, Slot> = HashMap::with_capacity(spelled.len());
         let mut rejected = Vec::new();
-        for raw in raws {
-            let spelled = if self.spec.trim { raw.trim() } else { raw };
-            if seen.insert(spelled.to_string(), ()).is_some() {
-                continue;
-            }
-            let result =
-                SupplierSku::new(spelled).and_then(|s| self.normalize(raw).map(|c| (s, c)));
-            match result {
-                Ok((s, c)) => {
-                    let spellings = by_canonical.entry(c.clone()).or_default();
-                    if spellings.is_empty() {
-                        order.push(c);
-                    }
-                    spellings.push(s);
-                }
-                Err(e) => {
-                    index.insert(raw.to_string(), Slot::Rejected(rejected.len()));
-                    rejected.push((raw.to_string(), e));
-                }
+        // Per-spelling errors, each spelling once, in the order first seen.
+        for ((raw, s), r) in raws.iter().zip(&spelled).zip(&results) {
+            if let Err(e) = r
+                && !index.contains_key(*s)
+            {
+                index.insert(s.to_string(), Slot::Rejected(rejected.len()));
+                rejected.push((raw.to_string(), e.clone()));
             }
         }
-        let mut mapped = Vec::with_capacity(order.len());
-        for c in order {
-            let spellings = by_canonical.remove(&c).unwrap_or_default();
-            if spellings.len() == 1 {
-                for s in spellings {
-                    index.insert(s.as_str().to_string(), Slot::Mapped(mapped.len()));
-                    mapped.push((s, c.clone()));
+        let mut mapped = Vec::with_capacity(groups.len());
+        for group in &groups {
+            let Some(Ok(c)) = results.get(group.first) else {
+                continue;
+            };
+            if let [only] = group.spellings[..] {
+                match SupplierSku::new(only) {
+                    Ok(s) => {
+                        index.insert(only.to_string(), Slot::Mapped(mapped.len()));
+                        mapped.push((s, c.clone()));
+                    }
+                    Err(e) => {
+                        index.insert(only.to_string(), Slot::Rejected(rejected.len()));
+                        rejected.push((only.to_string(), e));
+                    }
                 }
             } else {
-                let err = SkuError::Collision {
-                    canonical: c.as_str().to_string(),
-                    spellings: spellings.iter().map(|s| s.as_str().to_string()).collect(),
-                };
-                for s in spellings {
-                    index.insert(s.as_str().to_string(), Slot::Rejected(rejected.len()));
-                    rejected.push((s.as_str().to_string(), err.clone()));
+                let err = collision(c, &group.spellings);
+                for s in &group.spellings {
+                    index.insert(s.to_string(), Slot::Rejected(rejected.len()));
+                    rejected.push((s.to_string(), err.clone()));
                 }
             }
         }
@@ -297,6 +373,72 @@ impl SkuRules {
             index,
         }
     }
+}
+
+/// Results of a batch with their grouping by canonical SKU.
+struct Grouped<'a> {
+    /// Per input.
+    results: Vec<Result<Sku, SkuError>>,
+    /// Per input: its group, `usize::MAX` for an error.
+    group_of: Vec<usize>,
+    /// In the order first seen.
+    groups: Vec<Group<'a>>,
+}
+
+/// The distinct spellings of one canonical SKU.
+struct Group<'a> {
+    /// The first input that has it.
+    first: usize,
+    /// In the order first seen.
+    spellings: Vec<&'a str>,
+    /// The same, for groups with many spellings (a feed of case variants), where a linear
+    /// search per input would be quadratic.
+    seen: Option<HashSet<&'a str>>,
+}
+
+impl<'a> Group<'a> {
+    /// Adds a spelling unless the group has it already.
+    fn add(&mut self, s: &'a str) {
+        const LINEAR: usize = 8;
+        if let Some(seen) = &mut self.seen {
+            if seen.insert(s) {
+                self.spellings.push(s);
+            }
+        } else if !self.spellings.contains(&s) {
+            self.spellings.push(s);
+            if self.spellings.len() > LINEAR {
+                self.seen = Some(self.spellings.iter().copied().collect());
+            }
+        }
+    }
+}
+
+fn collision(canonical: &Sku, spellings: &[&str]) -> SkuError {
+    SkuError::Collision {
+        canonical: canonical.as_str().to_string(),
+        spellings: spellings.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// The checks of [`SupplierSku::new`], without building one: not blank, at most
+/// [`MAX_SKU_LEN`](crate::model::MAX_SKU_LEN) bytes, no control characters.
+fn check_spelling(s: &str) -> Result<(), SkuError> {
+    if s.trim().is_empty() {
+        return Err(SkuError::Empty);
+    }
+    if s.len() > crate::model::MAX_SKU_LEN {
+        return Err(SkuError::TooLong {
+            len: s.len(),
+            max: crate::model::MAX_SKU_LEN,
+        });
+    }
+    if let Some(index) = s.chars().position(char::is_control) {
+        return Err(SkuError::ControlCharacter {
+            sku: s.to_string(),
+            index,
+        });
+    }
+    Ok(())
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -490,5 +632,46 @@ mod tests {
         assert_eq!(back, r);
         assert!(serde_json::from_str::<SkuRules>(r#"{"strip_separators":"a"}"#).is_err());
         assert!(serde_json::from_str::<SkuRules>(r#"{"cas":"upper"}"#).is_err());
+    }
+
+    #[test]
+    fn each_answers_per_input_in_order() {
+        let r = rules();
+        let got: Vec<_> = r
+            .normalize_each(["cj-ab-1", "XY", " XY ", "AB1", "", "8123456"])
+            .into_iter()
+            .map(|x| x.map(|s| s.as_str().to_string()))
+            .collect();
+        assert_eq!(got[1], Ok("XY".into()));
+        assert_eq!(got[2], Ok("XY".into()), "the same spelling twice");
+        assert_eq!(got[4], Err(SkuError::Empty));
+        assert_eq!(got[5], Ok("MUG-BLUE".into()));
+        for i in [0, 3] {
+            assert!(matches!(&got[i], Err(SkuError::Collision { spellings, .. })
+                if spellings == &["cj-ab-1", "AB1"]));
+        }
+        // "cjxy" strips to "XY" too: a collision found late marks the earlier rows as well.
+        let late = r.normalize_each(["XY", " XY ", "cjxy"]);
+        assert!(late.iter().all(|x| matches!(x,
+            Err(SkuError::Collision { spellings, .. }) if spellings == &["XY", "cjxy"])));
+        // Many spellings of one SKU (case variants) stay linear and are all reported.
+        let variants: Vec<String> = (0..64)
+            .map(|i| {
+                (0..6)
+                    .map(|b| if i >> b & 1 == 1 { 'A' } else { 'a' })
+                    .collect()
+            })
+            .collect();
+        let each = r.normalize_each(variants.iter().map(String::as_str));
+        assert!(each.iter().all(|x| matches!(x,
+            Err(SkuError::Collision { spellings, .. }) if spellings.len() == 64)));
+    }
+
+    #[test]
+    fn spelling_checks_match_supplier_sku() {
+        let long = "x".repeat(crate::model::MAX_SKU_LEN + 1);
+        for s in ["ok", " ", "", "a\u{7}b", "größe", long.as_str(), "\u{85}x"] {
+            assert_eq!(check_spelling(s), SupplierSku::new(s).map(|_| ()), "{s:?}");
+        }
     }
 }

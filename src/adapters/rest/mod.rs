@@ -59,6 +59,15 @@ use spec::{Call, OrderMapping, OrderOp, Pagination, RestSpec};
 /// Stock requests for different batches run this many at a time (the throttle still rules).
 const BATCH_CONCURRENCY: usize = 4;
 
+/// What one crawl page decodes to.
+struct Decoded {
+    levels: Vec<StockLevel>,
+    problems: Vec<ItemProblem>,
+    list_len: usize,
+    total: Option<u64>,
+    token: Option<String>,
+}
+
 /// A page kept for conditional requests.
 struct Conditional {
     etag: Option<String>,
@@ -132,13 +141,36 @@ impl RestSupplier {
             .crawl_stock
             .as_ref()
             .ok_or_else(|| self.unsupported(Operation::CrawlStock))?;
-        // Only the item list and the fields the mapping reads are built (see `parse_sparse`).
+        self.decode_crawl(op, body).map(|d| (d.levels, d.problems))
+    }
+
+    /// Decodes a crawl page: only the item list, the fields the mapping reads and the paging
+    /// pointers are built (see [`parse_sparse`]).
+    fn decode_crawl(&self, op: &spec::CrawlOp, body: &[u8]) -> Result<Decoded> {
         let (selection, fields) = stock::crawl_selection(op);
         let page = parse_sparse(body, "crawl page", &selection)?;
-        let raw = stock::raw_items_with(&fields, page.items()?, &op.mapping.items, None);
+        let total = match &op.pagination {
+            Pagination::Page { total: Some(p), .. } | Pagination::Offset { total: Some(p), .. } => {
+                u64_at(page.doc(), p, "")?
+            }
+            _ => None,
+        };
+        let token = match &op.pagination {
+            Pagination::Cursor { next } => text_at(page.doc(), next, "")?,
+            _ => None,
+        };
+        let items = page.into_items()?;
+        let list_len = items.len();
+        let raw = stock::raw_items_with(&fields, items, &op.mapping.items, None);
         let (levels, problems) = map_stock_items(&self.id, &self.rules, raw, chrono::Utc::now());
         self.learn(&levels);
-        Ok((levels, problems))
+        Ok(Decoded {
+            levels,
+            problems,
+            list_len,
+            total,
+            token,
+        })
     }
 
     /// The transport, for its statistics.
@@ -178,7 +210,10 @@ impl RestSupplier {
     fn learn(&self, levels: &[StockLevel]) {
         if let Ok(mut learned) = self.learned.write() {
             for l in levels {
-                learned.insert(l.sku.clone(), l.supplier_sku.clone());
+                // Re-crawls mostly confirm what is known: skip the copies then.
+                if learned.get(&l.sku) != Some(&l.supplier_sku) {
+                    learned.insert(l.sku.clone(), l.supplier_sku.clone());
+                }
             }
         }
     }
@@ -578,18 +613,13 @@ impl Dropshipper for RestSupplier {
                     )
                 });
             }
-            let doc = parse_body(resp.body(), "crawl page")?;
-            let (levels, problems) = self.levels(&doc, &op.mapping, None)?;
-            let list_len = list_at(&doc, &op.mapping.items).map(Vec::len).unwrap_or(0);
-            let total = match &op.pagination {
-                Pagination::Page { total: Some(p), .. }
-                | Pagination::Offset { total: Some(p), .. } => u64_at(&doc, p, "")?,
-                _ => None,
-            };
-            let token = match &op.pagination {
-                Pagination::Cursor { next } => text_at(&doc, next, "")?,
-                _ => None,
-            };
+            let Decoded {
+                levels,
+                problems,
+                list_len,
+                total,
+                token,
+            } = self.decode_crawl(op, resp.body())?;
             let link = resp
                 .headers()
                 .get(reqwest::header::LINK)

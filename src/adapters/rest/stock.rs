@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::spec::{CrawlOp, ItemMapping, Pagination, Quantity};
 use crate::adapters::items::{RawStockItem, sum_quantities};
-use crate::adapters::json::{Field, Lookup, Selection, text_of, u64_of};
+use crate::adapters::json::{Field, Lookup, Selection, Take, text_of, u64_of};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Availability, Incoming, StockError, StockWarning, parse_timestamp_json};
 
@@ -57,6 +57,8 @@ struct Warehouses {
 pub struct ItemFields {
     /// `None`: the SKU is the request's ([`REQUEST_SKU`]).
     sku: Option<Field>,
+    /// No other field reads under the SKU's key: its text can be moved out of the item.
+    take_sku: bool,
     quantity: Sum,
     warehouse: Option<Field>,
     updated_at: Option<Field>,
@@ -86,8 +88,9 @@ impl ItemFields {
         let version = opt(&mapping.version);
         let incoming = opt(&mapping.incoming);
         let incoming_at = opt(&mapping.incoming_at);
-        ItemFields {
+        let mut fields = ItemFields {
             sku: (mapping.sku != REQUEST_SKU).then(|| field(&mapping.sku)),
+            take_sku: false,
             quantity: Sum::new(&mapping.quantity, &mut field),
             warehouse,
             updated_at,
@@ -101,7 +104,27 @@ impl ItemFields {
                 code: w.code.as_deref().map(Field::plain),
                 split: w.split,
             }),
-        }
+        };
+        fields.take_sku = match &fields.sku {
+            Some(sku) => !fields.item_level().any(|f| f.overlaps(sku)),
+            None => false,
+        };
+        fields
+    }
+
+    /// Every field read in an item, but the SKU.
+    fn item_level(&self) -> impl Iterator<Item = &Field> {
+        [
+            &self.warehouse,
+            &self.updated_at,
+            &self.version,
+            &self.incoming,
+            &self.incoming_at,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(&self.quantity.fields)
+        .chain(self.warehouses.as_ref().map(|w| &w.list))
     }
 }
 
@@ -136,20 +159,28 @@ pub fn raw_items(
     raw_items_with(&ItemFields::plain(mapping), list, list_path, request_sku)
 }
 
-/// Like [`raw_items`], with the fields resolved beforehand, for whole or sparse items.
-pub fn raw_items_with<I: Lookup>(
+/// Like [`raw_items`], with the fields resolved beforehand, for whole items (`&Value`) or
+/// sparse ones ([`Item`](crate::adapters::json::Item), whose SKU text is moved, not copied).
+pub fn raw_items_with<I: Take>(
     fields: &ItemFields,
-    list: &[I],
+    list: impl IntoIterator<Item = I>,
     list_path: &str,
     request_sku: Option<&str>,
 ) -> Vec<RawStockItem> {
-    let mut out = Vec::with_capacity(list.len());
-    for (i, item) in list.iter().enumerate() {
+    let list = list.into_iter();
+    let mut out = Vec::with_capacity(list.size_hint().0);
+    for (i, mut item) in list.enumerate() {
         // The item's place, only spelled out when an error names it.
         let at = || format!("{list_path}/{i}");
         let read = match &fields.sku {
             None => Ok(request_sku.map(str::to_string)),
-            Some(f) => text_of(item.lookup(f), || format!("{}{}", at(), f.pointer())),
+            Some(f) => match item.lookup(f) {
+                Some(Value::String(_)) if fields.take_sku => match item.take(f) {
+                    Some(Value::String(s)) => Ok(Some(s)),
+                    _ => Ok(None),
+                },
+                v => text_of(v, || format!("{}{}", at(), f.pointer())),
+            },
         };
         let sku = match read {
             Ok(s) => s,
@@ -187,7 +218,7 @@ pub fn raw_items_with<I: Lookup>(
         };
         match &fields.warehouses {
             None => {
-                base.quantity = fields.quantity.read(item, &at);
+                base.quantity = fields.quantity.read(&item, &at);
                 out.push(base);
             }
             Some(w) => {
@@ -196,7 +227,11 @@ pub fn raw_items_with<I: Lookup>(
                     _ => {
                         base.quantity = Err(Error::new(
                             ErrorKind::Protocol,
-                            format!("{}{}: expected a list of warehouses", at(), w.list.pointer()),
+                            format!(
+                                "{}{}: expected a list of warehouses",
+                                at(),
+                                w.list.pointer()
+                            ),
                         ));
                         out.push(base);
                         continue;
@@ -240,4 +275,58 @@ pub fn raw_items_with<I: Lookup>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::json::{parse_body, parse_sparse};
+    use serde_json::json;
+
+    /// The sparse path reads the same raw items, errors and their places included, as the
+    /// whole-document path.
+    #[test]
+    fn sparse_and_whole_items_agree() {
+        let body = json!({"data": {"noise": "x", "list": [
+            {"sku": "a", "qty": 3, "extra": 1, "at": "2026-01-02T03:04:05Z", "v": "7"},
+            {"sku": "b", "qty": {"n": 1}},
+            {"sku": ["x"], "qty": 1},
+            {"sku": 12, "qty": "5+", "wh": [{"c": "US", "n": 2}, {"c": "EU", "n": -1}]},
+            {"qty": 1},
+            "scalar",
+            {"sku": "c", "wh": "oops", "inc": 4, "inc_at": 1700000000}
+        ]}})
+        .to_string();
+        for (qty, wh) in [
+            (json!("/qty"), json!(null)),
+            (json!(["/qty", "/extra"]), json!(null)),
+            (
+                json!("/qty"),
+                json!({"list": "/wh", "quantity": "/n", "code": "/c"}),
+            ),
+            (
+                json!("/qty"),
+                json!({"list": "/wh", "quantity": "/n", "split": true}),
+            ),
+        ] {
+            let mut m = json!({"items": "/data/list", "sku": "/sku", "quantity": qty,
+                "updated_at": "/at", "version": "/v", "incoming": "/inc",
+                "incoming_at": "/inc_at", "warehouse": "/sku"});
+            if !wh.is_null() {
+                m["warehouses"] = wh;
+            }
+            let mapping: ItemMapping = serde_json::from_value(m).unwrap();
+            let doc = parse_body(body.as_bytes(), "t").unwrap();
+            let list = doc.pointer("/data/list").and_then(Value::as_array).unwrap();
+            let whole = raw_items(&mapping, list, "/data/list", None);
+            let mut sel = Selection::new();
+            let fields = ItemFields::select(&mapping, &mut sel);
+            let items = parse_sparse(body.as_bytes(), "t", &sel)
+                .unwrap()
+                .into_items()
+                .unwrap();
+            let sparse = raw_items_with(&fields, items, "/data/list", None);
+            assert_eq!(format!("{sparse:?}"), format!("{whole:?}"));
+        }
+    }
 }

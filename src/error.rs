@@ -20,8 +20,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong, in the few classes a caller can act on.
 ///
-/// The classification is the contract; the message is not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The classification is the contract; the message is not. In config files (supplier error-code
+/// tables) a kind is written in snake case: `"throttled"`, `"not_found"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// A failure that may pass on its own: connection reset, timeout, 5xx, a server-side fault.
@@ -671,6 +673,21 @@ fn scan_token(b: &[u8], mut j: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_read_from_config_names() {
+        let k: ErrorKind = serde_json::from_str("\"not_found\"").unwrap();
+        assert_eq!(k, ErrorKind::NotFound);
+        for kind in [
+            ErrorKind::Throttled,
+            ErrorKind::Unavailable,
+            ErrorKind::Auth,
+        ] {
+            let name = serde_json::to_string(&kind).unwrap();
+            assert_eq!(name, format!("\"{}\"", kind.as_str()));
+        }
+        assert!(serde_json::from_str::<ErrorKind>("\"teapot\"").is_err());
+    }
 
     #[test]
     fn retryable_kinds() {

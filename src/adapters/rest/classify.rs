@@ -60,7 +60,7 @@ impl ResponseClassifier for BusinessErrors {
         let listed = code
             .as_ref()
             .and_then(|c| self.options.error_codes.get(c))
-            .map(|k| k.kind());
+            .copied();
         if !response.status().is_success() {
             // A listed code names the kind whatever the HTTP status (CJ sends 1600200 with
             // both 200 and 429); an unlisted one leaves the status rules in charge.

@@ -28,7 +28,7 @@ pub struct RestOptions {
     /// Supplier error code -> error kind (`auth`, `throttled`, `invalid`, `not_found`,
     /// `transient`, `unavailable`). Codes not listed are `invalid`. Applies to non-2xx answers
     /// too, so one code means one kind whatever the HTTP status.
-    pub error_codes: BTreeMap<String, CodeKind>,
+    pub error_codes: BTreeMap<String, ErrorKind>,
     /// Header that carries the idempotency key of writes (`Idempotency-Key`). Without it, an
     /// order placement is never retried.
     pub idempotency_header: Option<String>,
@@ -42,38 +42,6 @@ pub struct SuccessTest {
     pub pointer: String,
     /// The value that means success.
     pub equals: Value,
-}
-
-/// The error kinds a supplier code can map to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CodeKind {
-    /// Credentials refused or expired (a fresh login is tried once).
-    Auth,
-    /// Rate limited: retried after a delay.
-    Throttled,
-    /// Wrong request.
-    Invalid,
-    /// Unknown SKU or order.
-    NotFound,
-    /// Temporary failure: retried.
-    Transient,
-    /// Supplier down or interface offline.
-    Unavailable,
-}
-
-impl CodeKind {
-    /// The crate's error kind.
-    pub fn kind(self) -> ErrorKind {
-        match self {
-            CodeKind::Auth => ErrorKind::Auth,
-            CodeKind::Throttled => ErrorKind::Throttled,
-            CodeKind::Invalid => ErrorKind::Invalid,
-            CodeKind::NotFound => ErrorKind::NotFound,
-            CodeKind::Transient => ErrorKind::Transient,
-            CodeKind::Unavailable => ErrorKind::Unavailable,
-        }
-    }
 }
 
 /// An HTTP request description shared by every operation.

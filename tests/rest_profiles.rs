@@ -317,19 +317,36 @@ async fn cj_business_errors_map_to_kinds() {
 #[tokio::test]
 async fn printful_stock_availability_per_region() {
     let server = MockServer::start().await;
-    Mock::given(path("/v2/catalog-variants/4011/availability"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(fixture("printful/v2_variant_availability.json")),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    let template = fixture("printful/v2_variant_availability.json");
+    Mock::given(wiremock::matchers::path_regex(
+        r"^/v2/catalog-variants/\d+/availability$",
+    ))
+    .respond_with(move |req: &Request| {
+        let id: u64 = req
+            .url
+            .path()
+            .split('/')
+            .nth(3)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let mut body = template.clone();
+        body["data"]["catalog_variant_id"] = json!(id);
+        ResponseTemplate::new(200).set_body_json(body)
+    })
+    .expect(250)
+    .mount(&server)
+    .await;
     let s = profile("printful", &server, |_| {});
-    let answer = s.stock(&[Sku::new("4011").unwrap()]).await.unwrap();
+    let skus: Vec<Sku> = (0..250)
+        .map(|i| Sku::new(format!("{}", 4011 + i)).unwrap())
+        .collect();
+    let answer = s.stock(&skus).await.unwrap();
+    assert_eq!(answer.levels.len(), 500, "one level per selling region");
+    assert!(answer.not_found.is_empty() && answer.problems.is_empty());
     let got: Vec<_> = answer
         .levels
         .iter()
+        .filter(|l| l.sku.as_str() == "4011")
         .map(|l| (l.warehouse.as_deref(), l.available))
         .collect();
     assert_eq!(

@@ -57,4 +57,5 @@ pub use dropshipper::{
 pub use error::{Dispatch, Error, ErrorKind, Operation, Problem, Result};
 pub use model::*;
 pub mod transport;
+pub mod webhook;
 pub use transport::{Request, RequestClass, Response, Transport, TransportStats};

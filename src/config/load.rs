@@ -38,6 +38,7 @@ const SUPPLIER_FIELDS: &[&str] = &[
     "sku_rules",
     "status_map",
     "operations",
+    "webhook",
     "rest",
     "soap",
     "graphql",
@@ -322,6 +323,16 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
             }
         }
     }
+    let mut webhook =
+        optional::<Option<super::WebhookConfig>>(&mut obj, "webhook", &mut problems).flatten();
+    if let Some(w) = &mut webhook {
+        problems.extend(prefixed("webhook", w.problems()));
+        for (i, secret) in w.secrets.iter_mut().enumerate() {
+            if let Err(message) = secret.resolve(env) {
+                problems.push(Problem::new(format!("webhook.secrets[{i}]"), message));
+            }
+        }
+    }
     let mut protocol_options = Value::Null;
     for (key, which) in [
         ("rest", Protocol::Rest),
@@ -370,6 +381,7 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
             sku_rules,
             status_map,
             operations,
+            webhook,
             protocol_options,
         }),
         _ => Err(problems),

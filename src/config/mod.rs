@@ -31,6 +31,7 @@ mod duration;
 mod load;
 mod policy;
 mod secret;
+mod webhook;
 
 use std::collections::BTreeMap;
 
@@ -40,6 +41,7 @@ pub use auth::{AuthConfig, KeyPlacement, SignatureEncoding, SignedPart};
 pub(crate) use duration::deserialize as duration_deserialize;
 pub use policy::*;
 pub use secret::{Secret, SecretOrigin};
+pub use webhook::{WebhookConfig, WebhookEncoding, WebhookScheme};
 
 use crate::model::{SkuRules, StatusMap, SupplierId};
 
@@ -89,6 +91,8 @@ pub struct SupplierConfig {
     /// Per-operation wire descriptions, keyed by operation name (`stock`, `crawl_stock`,
     /// `place_order`, `order_status`, `cancel_order`), interpreted by the protocol's adapter.
     pub operations: BTreeMap<String, serde_json::Value>,
+    /// How the supplier signs its webhooks, if it sends any.
+    pub webhook: Option<WebhookConfig>,
     /// Protocol-wide settings, from the object named after the protocol (`"rest"`, `"soap"`,
     /// `"graphql"`): `null` when absent. Interpreted by the protocol's adapter.
     pub protocol_options: serde_json::Value,

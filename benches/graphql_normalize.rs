@@ -3,14 +3,13 @@
 //!
 //! `baseline` is what a hand-written client does: `#[derive(Deserialize)]` structs for exactly
 //! this query, then a direct conversion. `crate_mapping` is the configured adapter path:
-//! the answer read as `serde_json::Value`, JSON Pointers from config, errors attributed per
+//! only the pointers from config read out of the answer (`json::Pick`), errors attributed per
 //! item, and the shared item mapping (`map_stock_items`, with its collision checks). The ratio
 //! of the two is the price of configuration over code.
 
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use dropship::adapters::graphql::GraphqlSupplier;
-use dropship::adapters::items::{RawStockItem, map_stock_items};
 use dropship::config::SupplierConfig;
 use dropship::{Availability, SkuRules, StockLevel, SupplierId, SupplierSku};
 use serde::Deserialize;
@@ -139,22 +138,6 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("crate_mapping", |b| {
         b.iter(|| black_box(s.decode_stock_page(black_box(&body), None)))
-    });
-    // Where the time goes: reading the page as a JSON tree, and the shared item mapping
-    // alone (on items already read), so a regression can be placed.
-    g.bench_function("part_value_parse", |b| {
-        b.iter(|| black_box(serde_json::from_slice::<Value>(black_box(&body)).map(|_| ())))
-    });
-    let raw: Vec<RawStockItem> = (0..NODES)
-        .map(|i| {
-            let q = Availability::from_count((i % 17 + i % 5) as i64)
-                .map(|(a, w)| (a, w.into_iter().collect()))
-                .map_err(dropship::Error::from);
-            RawStockItem::new(format!("SKU-{i:05}"), q)
-        })
-        .collect();
-    g.bench_function("part_map_stock_items", |b| {
-        b.iter(|| black_box(map_stock_items(&id, &rules, raw.clone(), Utc::now())))
     });
     g.finish();
 }

@@ -180,6 +180,8 @@ pub struct Selection {
     keys: Vec<String>,
     /// A field reads the element itself (`""`): elements are kept whole.
     whole_items: bool,
+    /// Elements are read by this [`Pick`] instead of by fields.
+    pick: Option<Pick>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -324,6 +326,13 @@ impl Selection {
         }
     }
 
+    /// Reads each list element with `pick` (down to the leaves it names, lists inside read
+    /// element by element) instead of keeping first-level keys: see [`Item::picked`].
+    pub fn pick(&mut self, pick: Pick) -> &mut Self {
+        self.pick = Some(pick);
+        self
+    }
+
     /// Whether the list lies inside something kept whole (or something is kept inside it):
     /// then it is read whole too and taken out of the kept document.
     fn list_in_doc(&self) -> bool {
@@ -354,6 +363,7 @@ enum ItemRepr {
     /// One slot per selection key; `None` when the object had no such key.
     Fields(Box<[Option<Value>]>),
     Whole(Value),
+    Picked(Picked),
 }
 
 /// Reading a [`Field`] out of a list element: a sparse [`Item`] or a whole [`Value`].
@@ -390,6 +400,7 @@ impl Take for &Value {
 impl Take for Item {
     fn take(&mut self, field: &Field) -> Option<Value> {
         let v = match &mut self.0 {
+            ItemRepr::Picked(_) => return None,
             ItemRepr::Whole(v) => v.pointer_mut(&field.pointer)?,
             ItemRepr::Fields(slots) => {
                 let v = slots.get_mut(field.slot?)?.as_mut()?;
@@ -406,6 +417,7 @@ impl Take for Item {
 impl Lookup for Item {
     fn lookup(&self, field: &Field) -> Option<&Value> {
         match &self.0 {
+            ItemRepr::Picked(_) => None,
             ItemRepr::Whole(v) => v.pointer(&field.pointer),
             ItemRepr::Fields(slots) => {
                 let v = slots.get(field.slot?)?.as_ref()?;
@@ -424,6 +436,16 @@ impl Item {
         match &self.0 {
             ItemRepr::Fields(_) => "an object",
             ItemRepr::Whole(v) => type_name(v),
+            ItemRepr::Picked(p) => p.kind.unwrap_or("null"),
+        }
+    }
+
+    /// What a [`Pick`] read of the element, when the selection had one
+    /// ([`Selection::pick`]); fields then find nothing.
+    pub fn picked(&self) -> Option<&Picked> {
+        match &self.0 {
+            ItemRepr::Picked(p) => Some(p),
+            _ => None,
         }
     }
 }
@@ -517,13 +539,10 @@ pub fn parse_sparse(body: &[u8], what: &str, sel: &Selection) -> Result<Sparse, 
     if in_doc {
         listed = match doc.pointer(&list_pointer) {
             None | Some(Value::Null) => Listed::Missing,
-            Some(Value::Array(items)) => Listed::Items(
-                items
-                    .iter()
-                    .map(|v| Item(ItemRepr::Whole(v.clone())))
-                    .collect(),
-            ),
-            Some(v @ Value::Object(_)) => Listed::Object(Item(ItemRepr::Whole(v.clone()))),
+            Some(Value::Array(items)) => {
+                Listed::Items(items.iter().map(|v| whole_item(sel, v)).collect())
+            }
+            Some(v @ Value::Object(_)) => Listed::Object(whole_item(sel, v)),
             Some(other) => Listed::Other(type_name(other)),
         };
     }
@@ -532,6 +551,14 @@ pub fn parse_sparse(body: &[u8], what: &str, sel: &Selection) -> Result<Sparse, 
         list_pointer,
         listed,
     })
+}
+
+/// An element of a list that was read whole (inside a kept subtree).
+fn whole_item(sel: &Selection, v: &Value) -> Item {
+    match &sel.pick {
+        Some(pick) => Item(ItemRepr::Picked(pick.read_value(v))),
+        None => Item(ItemRepr::Whole(v.clone())),
+    }
 }
 
 /// Walks one value at `node` of the selection; `None` when nothing of it is kept.
@@ -735,6 +762,16 @@ impl<'de> Visitor<'de> for ListVisitor<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Listed, A::Error> {
+        if let Some(pick) = &self.0.pick {
+            let mut out = pick.empty();
+            out.kind = Some("an object");
+            PickWalk {
+                node: &pick.root,
+                out: &mut out,
+            }
+            .visit_map(map)?;
+            return Ok(Listed::Object(Item(ItemRepr::Picked(out))));
+        }
         if self.0.whole_items {
             let whole = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
             return Ok(Listed::Object(Item(ItemRepr::Whole(whole))));
@@ -771,6 +808,9 @@ impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
     type Value = Item;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Item, D::Error> {
+        if let Some(pick) = &self.0.pick {
+            return pick.read(d).map(|p| Item(ItemRepr::Picked(p)));
+        }
         if self.0.whole_items {
             return Value::deserialize(d).map(|v| Item(ItemRepr::Whole(v)));
         }
@@ -816,6 +856,383 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Item, A::Error> {
         read_fields(self.0, map)
+    }
+}
+
+/// Pointers read inside one value, each down to its leaf: what [`Selection::pick`] keeps of
+/// every list element. [`value`](Pick::value) keeps the value at a pointer,
+/// [`kind`](Pick::kind) only its JSON type, and [`each`](Pick::each) reads every element of
+/// a list at a pointer with a pick of its own. Nothing else is built, not even the objects on
+/// the way, so a deep element costs about what its leaves cost.
+///
+/// ```
+/// use dropship::adapters::json::Pick;
+/// let mut loc = Pick::new();
+/// let qty = loc.value("/q/0/n").unwrap();
+/// let mut item = Pick::new();
+/// let sku = item.value("/sku").unwrap();
+/// let locs = item.each("/inv/nodes", loc).unwrap();
+/// let v = serde_json::json!({"sku": "a", "skip": [1], "inv": {"nodes": [{"q": [{"n": 2}]}, null]}});
+/// let p = item.read_value(&v);
+/// assert_eq!(p.get(sku), Some(&serde_json::json!("a")));
+/// let entries = p.list(locs).unwrap();
+/// assert_eq!(entries.len(), 2);
+/// assert_eq!(entries[0].get(qty), Some(&serde_json::json!(2)));
+/// assert_eq!(entries[1].get(qty), None);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Pick {
+    root: PickNode,
+    values: usize,
+    kinds: usize,
+    lists: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PickNode {
+    value: Option<usize>,
+    kind: Option<usize>,
+    each: Option<(usize, Box<Pick>)>,
+    children: Vec<PickChild>,
+}
+
+#[derive(Debug, Clone)]
+struct PickChild {
+    key: String,
+    index: Option<usize>,
+    node: PickNode,
+}
+
+/// A [`Pick::value`] handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueSlot(usize);
+/// A [`Pick::kind`] handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindSlot(usize);
+/// A [`Pick::each`] handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListSlot(usize);
+
+/// What a [`Pick`] read of one value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picked {
+    /// The JSON type of the value itself (`None`: absent).
+    kind: Option<&'static str>,
+    values: Box<[Option<Value>]>,
+    kinds: Box<[Option<&'static str>]>,
+    lists: Box<[Option<Vec<Picked>>]>,
+}
+
+impl Picked {
+    /// The value at the slot's pointer, as [`Value::pointer`] finds it.
+    pub fn get(&self, slot: ValueSlot) -> Option<&Value> {
+        self.values.get(slot.0)?.as_ref()
+    }
+
+    /// The value at the slot's pointer, moved out.
+    pub fn take(&mut self, slot: ValueSlot) -> Option<Value> {
+        self.values.get_mut(slot.0)?.take()
+    }
+
+    /// The JSON type name at the slot's pointer (see [`type_name`]); `None` when absent.
+    pub fn kind(&self, slot: KindSlot) -> Option<&'static str> {
+        *self.kinds.get(slot.0)?
+    }
+
+    /// The elements of the list at the slot's pointer; `None` when it is not a list.
+    pub fn list(&self, slot: ListSlot) -> Option<&[Picked]> {
+        self.lists.get(slot.0)?.as_deref()
+    }
+}
+
+impl Pick {
+    /// A pick that reads nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn node(&mut self, pointer: &str) -> Option<&mut PickNode> {
+        let tokens = tokens(pointer)?;
+        let mut node = &mut self.root;
+        for t in tokens {
+            let pos = match node.children.iter().position(|c| c.key == t) {
+                Some(pos) => pos,
+                None => {
+                    node.children.push(PickChild {
+                        index: array_index(&t),
+                        key: t,
+                        node: PickNode::default(),
+                    });
+                    node.children.len() - 1
+                }
+            };
+            node = &mut node.children[pos].node;
+        }
+        Some(node)
+    }
+
+    /// Keeps the value at `pointer` whole; `None` when `pointer` is not a JSON Pointer.
+    pub fn value(&mut self, pointer: &str) -> Option<ValueSlot> {
+        let next = self.values;
+        let node = self.node(pointer)?;
+        let slot = *node.value.get_or_insert(next);
+        if slot == next {
+            self.values += 1;
+        }
+        Some(ValueSlot(slot))
+    }
+
+    /// Records the JSON type at `pointer` without keeping the value.
+    pub fn kind(&mut self, pointer: &str) -> Option<KindSlot> {
+        let next = self.kinds;
+        let node = self.node(pointer)?;
+        let slot = *node.kind.get_or_insert(next);
+        if slot == next {
+            self.kinds += 1;
+        }
+        Some(KindSlot(slot))
+    }
+
+    /// Reads every element of the list at `pointer` with `items` (a second call for the same
+    /// pointer replaces the first's pick).
+    pub fn each(&mut self, pointer: &str, items: Pick) -> Option<ListSlot> {
+        let next = self.lists;
+        let node = self.node(pointer)?;
+        let slot = match &node.each {
+            Some((slot, _)) => *slot,
+            None => next,
+        };
+        node.each = Some((slot, Box::new(items)));
+        if slot == next {
+            self.lists += 1;
+        }
+        Some(ListSlot(slot))
+    }
+
+    fn empty(&self) -> Picked {
+        Picked {
+            kind: None,
+            values: vec![None; self.values].into_boxed_slice(),
+            kinds: vec![None; self.kinds].into_boxed_slice(),
+            lists: vec![None; self.lists].into_boxed_slice(),
+        }
+    }
+
+    /// Reads an already-built value (the same answers as reading it from text).
+    pub fn read_value(&self, v: &Value) -> Picked {
+        let mut out = self.empty();
+        out.kind = Some(type_name(v));
+        eval(&self.root, v, &mut out);
+        out
+    }
+
+    /// Reads one value from a deserializer, building only what the pick names.
+    fn read<'de, D: Deserializer<'de>>(&self, d: D) -> Result<Picked, D::Error> {
+        let mut out = self.empty();
+        PickWalk {
+            node: &self.root,
+            out: &mut out,
+        }
+        .deserialize(d)?;
+        out.kind = out.kind.or(Some("null"));
+        Ok(out)
+    }
+}
+
+/// Fills `out` from `node` of a pick, on a built value.
+fn eval(node: &PickNode, v: &Value, out: &mut Picked) {
+    if let Some(s) = node.value {
+        out.values[s] = Some(v.clone());
+    }
+    if let Some(s) = node.kind {
+        out.kinds[s] = Some(type_name(v));
+    }
+    if let (Some((s, items)), Value::Array(list)) = (&node.each, v) {
+        out.lists[*s] = Some(list.iter().map(|e| items.read_value(e)).collect());
+    }
+    for c in &node.children {
+        let child = match v {
+            Value::Object(m) => m.get(&c.key),
+            Value::Array(a) => c.index.and_then(|i| a.get(i)),
+            _ => None,
+        };
+        if let Some(child) = child {
+            eval(&c.node, child, out);
+        }
+    }
+}
+
+/// Forgets what `node` and below filled (a repeated key: the last one wins).
+fn clear(node: &PickNode, out: &mut Picked) {
+    if let Some(s) = node.value {
+        out.values[s] = None;
+    }
+    if let Some(s) = node.kind {
+        out.kinds[s] = None;
+    }
+    if let Some((s, _)) = &node.each {
+        out.lists[*s] = None;
+    }
+    for c in &node.children {
+        clear(&c.node, out);
+    }
+}
+
+/// Reads one value at `node` of a pick into `out`. The value's own type goes to `out.kind`
+/// only at the pick's root (the caller resets it below).
+struct PickWalk<'s, 'o> {
+    node: &'s PickNode,
+    out: &'o mut Picked,
+}
+
+impl PickWalk<'_, '_> {
+    fn saw(&mut self, kind: &'static str) {
+        if let Some(s) = self.node.kind {
+            self.out.kinds[s] = Some(kind);
+        }
+        if self.out.kind.is_none() {
+            self.out.kind = Some(kind);
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for PickWalk<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        let node = self.node;
+        let indexed_each = node.each.is_some() && node.children.iter().any(|c| c.index.is_some());
+        if node.value.is_some() || indexed_each {
+            let v = Value::deserialize(d)?;
+            if self.out.kind.is_none() {
+                self.out.kind = Some(type_name(&v));
+            }
+            eval(node, &v, self.out);
+            return Ok(());
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PickWalk<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(mut self, _: bool) -> Result<(), E> {
+        self.saw("a boolean");
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(mut self, _: i64) -> Result<(), E> {
+        self.saw("a number");
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(mut self, _: u64) -> Result<(), E> {
+        self.saw("a number");
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(mut self, _: f64) -> Result<(), E> {
+        self.saw("a number");
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(mut self, _: &str) -> Result<(), E> {
+        self.saw("text");
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(mut self) -> Result<(), E> {
+        self.saw("null");
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.saw("an object");
+        let node = self.node;
+        let mut seen: u64 = 0;
+        while let Some(pos) = map.next_key_seed(PickKey(node))? {
+            match pos {
+                Some(pos) => {
+                    let child = &node.children[pos].node;
+                    let bit = 1u64.checked_shl(pos as u32).unwrap_or(0);
+                    if bit == 0 || seen & bit != 0 {
+                        clear(child, self.out);
+                    }
+                    seen |= bit;
+                    map.next_value_seed(PickWalk {
+                        node: child,
+                        out: &mut *self.out,
+                    })?;
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        self.saw("a list");
+        let node = self.node;
+        if let Some((s, items)) = &node.each {
+            let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(p) = seq.next_element_seed(PickSeed(items))? {
+                list.push(p);
+            }
+            self.out.lists[*s] = Some(list);
+            return Ok(());
+        }
+        let mut i = 0;
+        loop {
+            let more = match node.children.iter().find(|c| c.index == Some(i)) {
+                Some(c) => seq
+                    .next_element_seed(PickWalk {
+                        node: &c.node,
+                        out: &mut *self.out,
+                    })?
+                    .is_some(),
+                None => seq.next_element::<IgnoredAny>()?.is_some(),
+            };
+            if !more {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+}
+
+/// One list element read by a pick.
+struct PickSeed<'s>(&'s Pick);
+
+impl<'de> DeserializeSeed<'de> for PickSeed<'_> {
+    type Value = Picked;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Picked, D::Error> {
+        self.0.read(d)
+    }
+}
+
+/// Reads an object key, answering the position of the pick child it leads to.
+struct PickKey<'s>(&'s PickNode);
+
+impl<'de> DeserializeSeed<'de> for PickKey<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PickKey<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.children.iter().position(|c| c.key == key))
     }
 }
 
@@ -973,5 +1390,68 @@ mod tests {
         assert_eq!(items[0].take(&deep), Some(json!(1)));
         let whole = json!({"sku": "b"});
         assert_eq!((&whole).take(&Field::plain("/sku")), Some(json!("b")));
+    }
+
+    #[test]
+    fn picks_read_what_a_whole_parse_reads() {
+        let mut loc = Pick::new();
+        let q = loc.value("/q/0/n").unwrap();
+        let name = loc.value("/loc/name").unwrap();
+        let mut item = Pick::new();
+        let sku = item.value("/sku").unwrap();
+        let root = item.kind("").unwrap();
+        let inv = item.kind("/inv").unwrap();
+        let nodes = item.each("/inv/nodes", loc.clone()).unwrap();
+        let arr = item.each("/inv", loc).unwrap();
+        let more = item.value("/inv/page/more").unwrap();
+        let whole = item.value("/w").unwrap();
+        let under = item.value("/w/x").unwrap();
+        let mut sel = Selection::new();
+        sel.list("/l").pick(item.clone());
+        let body = r#"{"l": [{"sku": "a", "inv": {"page": {"more": true}, "nodes": [
+                {"q": [{"n": 1}], "loc": {"name": "M", "id": 1}}, null, "s", {"q": []}]},
+                "w": {"x": [1]}},
+            {"sku": 1, "sku": {"no": 1}, "inv": [{"q": [{"n": 2}, {"n": 3}]}]},
+            null, 7, {"inv": {"nodes": {"q": 1}}}, {"inv": {"nodes": [1]}, "inv": 3}]}"#;
+        let doc = parse_body(body.as_bytes(), "t").unwrap();
+        let page = parse_sparse(body.as_bytes(), "t", &sel).unwrap();
+        let items = page.items().unwrap();
+        let list = list_at(&doc, "/l").unwrap();
+        assert_eq!(items.len(), list.len());
+        for (got, v) in items.iter().zip(list) {
+            let want = item.read_value(v);
+            let got = got.picked().unwrap();
+            assert_eq!(got, &want, "{v}");
+            assert_eq!(got.get(sku), v.pointer("/sku"));
+            assert_eq!(got.get(more), v.pointer("/inv/page/more"));
+            assert_eq!(got.get(whole), v.pointer("/w"));
+            assert_eq!(got.get(under), v.pointer("/w/x"));
+            assert_eq!(got.kind(root), Some(type_name(v)));
+            assert_eq!(got.kind(inv), v.pointer("/inv").map(type_name));
+            for (slot, p) in [(nodes, "/inv/nodes"), (arr, "/inv")] {
+                match v.pointer(p) {
+                    Some(Value::Array(es)) => {
+                        let ps = got.list(slot).unwrap();
+                        assert_eq!(ps.len(), es.len());
+                        for (pe, e) in ps.iter().zip(es) {
+                            assert_eq!(pe.get(q), e.pointer("/q/0/n"));
+                            assert_eq!(pe.get(name), e.pointer("/loc/name"));
+                        }
+                    }
+                    _ => assert_eq!(got.list(slot), None),
+                }
+            }
+        }
+        // A single object at the list's place, and a list inside something kept whole.
+        let one = parse_sparse(br#"{"l": {"sku": "z"}}"#, "t", &sel).unwrap();
+        assert_eq!(
+            one.items_or_single().unwrap()[0].picked().unwrap().get(sku),
+            Some(&json!("z"))
+        );
+        sel.keep("/l");
+        let kept = parse_sparse(body.as_bytes(), "t", &sel).unwrap();
+        for (got, v) in kept.items().unwrap().iter().zip(list) {
+            assert_eq!(got.picked(), Some(&item.read_value(v)));
+        }
     }
 }

@@ -81,13 +81,13 @@ impl WebhookConfig {
         if !valid_header(&self.header) {
             out.push(Problem::new("header", "is not a valid header name"));
         }
-        if let Some(h) = &self.delivery_id_header {
-            if !valid_header(h) {
-                out.push(Problem::new(
-                    "delivery_id_header",
-                    "is not a valid header name",
-                ));
-            }
+        if let Some(h) = &self.delivery_id_header
+            && !valid_header(h)
+        {
+            out.push(Problem::new(
+                "delivery_id_header",
+                "is not a valid header name",
+            ));
         }
         if self.secrets.is_empty() {
             out.push(Problem::new("secrets", "needs at least one secret"));

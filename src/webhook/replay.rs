@@ -39,16 +39,16 @@ impl ReplayCache {
             if now.duration_since(*at) <= self.window && seen.order.len() < self.capacity {
                 break;
             }
-            if let Some((at, old)) = seen.order.pop_front() {
-                if seen.keys.get(&old) == Some(&at) {
-                    seen.keys.remove(&old);
-                }
+            if let Some((at, old)) = seen.order.pop_front()
+                && seen.keys.get(&old) == Some(&at)
+            {
+                seen.keys.remove(&old);
             }
         }
-        if let Some(at) = seen.keys.get(key) {
-            if now.duration_since(*at) <= self.window {
-                return false;
-            }
+        if let Some(at) = seen.keys.get(key)
+            && now.duration_since(*at) <= self.window
+        {
+            return false;
         }
         seen.keys.insert(key.to_string(), now);
         seen.order.push_back((now, key.to_string()));

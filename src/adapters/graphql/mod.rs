@@ -106,6 +106,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::adapters::items::{RawStockItem, map_stock_items, sum_quantities};
+use crate::adapters::json::{KindSlot, ListSlot, Pick, Picked, Selection, ValueSlot, parse_sparse};
 use crate::adapters::template::{self, Context};
 use crate::config::{Protocol, SupplierConfig};
 use crate::dropshipper::{Capabilities, Cursor, Dropshipper, ItemProblem, Page, StockAnswer};
@@ -283,7 +284,9 @@ impl GraphqlSupplier {
         .await
     }
 
-    async fn run(&self, call: Call<'_>) -> Result<GraphqlResponse> {
+    /// Sends one request through the cost bucket and the transport; the answer's body is
+    /// read by the caller.
+    async fn send(&self, call: Call<'_>) -> Result<crate::transport::Response> {
         let enrich = self.enrich(call.operation);
         let class = RequestClass::for_operation(call.operation);
         let bucket = Arc::clone(self.transport.cost_bucket());
@@ -336,6 +339,12 @@ impl GraphqlSupplier {
         };
         let answer = self.transport.send(request).await?;
         drop(reservation);
+        Ok(answer)
+    }
+
+    async fn run(&self, call: Call<'_>) -> Result<GraphqlResponse> {
+        let enrich = self.enrich(call.operation);
+        let answer = self.send(call).await?;
         let status = answer.status().as_u16();
         let parsed = GraphqlResponse::from_slice(answer.body())
             .map_err(|e| enrich(e.with_http_status(status)))?;
@@ -358,9 +367,7 @@ impl GraphqlSupplier {
             .crawl_stock
             .as_ref()
             .ok_or_else(|| self.unsupported(Operation::CrawlStock))?;
-        let parsed =
-            GraphqlResponse::from_slice(body).map_err(self.enrich(Operation::CrawlStock))?;
-        self.read_page(spec, &parsed, cursor, Operation::CrawlStock)
+        self.read_page(spec, body, None, cursor, Operation::CrawlStock)
     }
 
     /// Renders an operation's variables and adds the cursor.
@@ -381,18 +388,65 @@ impl GraphqlSupplier {
         Ok(vars)
     }
 
-    /// Maps one page of a connection: levels, per-item problems, and the next cursor.
+    /// Maps one page of a connection: levels, per-item problems, and the next cursor. Only the
+    /// connection's `pageInfo`, the pointers the item mapping reads and `errors` are built
+    /// (see [`Pick`]); `status` is the HTTP status when the body came from the network.
     fn read_page(
         &self,
         spec: &ConnectionSpec,
-        answer: &GraphqlResponse,
+        body: &[u8],
+        status: Option<u16>,
         cursor: Option<&Cursor>,
         operation: Operation,
     ) -> Result<Page<StockLevel>> {
         let enrich = self.enrich(operation);
         let conn_ptr = spec.connection.as_str();
-        let Some(conn) = answer.data.pointer(conn_ptr).filter(|c| c.is_object()) else {
-            let errs: Vec<GraphqlError> = answer.errors_under(conn_ptr).cloned().collect();
+        let slots = PageSlots::new(&spec.item);
+        let mut sel = Selection::new();
+        sel.keep("/errors")
+            .list(&format!("/data{conn_ptr}"))
+            .pick(slots.pick.clone());
+        let sparse = match parse_sparse(body, "the GraphQL answer", &sel) {
+            Ok(s) if s.doc().is_object() => s,
+            // Not an object: the whole reader's error, as before.
+            _ => {
+                let e = GraphqlResponse::from_slice(body).err().unwrap_or_else(|| {
+                    Error::new(
+                        ErrorKind::Protocol,
+                        "the GraphQL answer is not a JSON object",
+                    )
+                });
+                let e = match status {
+                    Some(s) => e.with_http_status(s),
+                    None => e,
+                };
+                return Err(enrich(e));
+            }
+        };
+        let errors: Vec<GraphqlError> = match sparse.doc().get("errors") {
+            Some(Value::Array(list)) => list.iter().map(GraphqlError::from_value).collect(),
+            None | Some(Value::Null) => Vec::new(),
+            Some(other) => vec![GraphqlError::from_value(other)],
+        };
+        if let Some(status) = status
+            && sparse.doc().get("data").is_none()
+            && !errors.is_empty()
+        {
+            // Normally claimed by the classifier already; kept for answers it could not read.
+            return Err(enrich(self.codes.error_for(&errors, status)));
+        }
+        let conn = match sparse.items_or_single() {
+            Ok([item]) => item
+                .picked()
+                .filter(|p| slots.conn.and_then(|k| p.kind(k)) == Some("an object")),
+            _ => None,
+        };
+        let Some(conn) = conn else {
+            let errs: Vec<GraphqlError> = errors
+                .iter()
+                .filter(|e| e.is_under(conn_ptr))
+                .cloned()
+                .collect();
             let err = if errs.is_empty() {
                 Error::new(
                     ErrorKind::Protocol,
@@ -403,9 +457,12 @@ impl GraphqlSupplier {
             };
             return Err(enrich(err));
         };
-        let (list_key, list) = match (conn.get("nodes"), conn.get("edges")) {
-            (Some(Value::Array(n)), _) => ("nodes", n),
-            (_, Some(Value::Array(e))) => ("edges", e),
+        let (list_key, list, node) = match (
+            slots.nodes.and_then(|s| conn.list(s)),
+            slots.edges.and_then(|s| conn.list(s)),
+        ) {
+            (Some(n), _) => ("nodes", n, &slots.node),
+            (_, Some(e)) => ("edges", e, &slots.edge),
             _ => {
                 return Err(enrich(Error::new(
                     ErrorKind::Protocol,
@@ -413,13 +470,15 @@ impl GraphqlSupplier {
                 )));
             }
         };
-        let next = self.next_cursor(conn, conn_ptr, cursor).map_err(&enrich)?;
+        let next = self
+            .next_cursor(conn, &slots, conn_ptr, cursor)
+            .map_err(&enrich)?;
 
         // Attribute each GraphQL error to the item it names, or to the page.
         let list_ptr = format!("{conn_ptr}/{list_key}");
         let mut by_item: HashMap<usize, Vec<&GraphqlError>> = HashMap::new();
         let mut problems = Vec::new();
-        for e in &answer.errors {
+        for e in &errors {
             let index = e.path.as_deref().and_then(|p| {
                 let rest = p.strip_prefix(list_ptr.as_str())?.strip_prefix('/')?;
                 rest.split('/').next()?.parse::<usize>().ok()
@@ -435,12 +494,7 @@ impl GraphqlSupplier {
 
         let mut raw = Vec::with_capacity(list.len());
         for (i, entry) in list.iter().enumerate() {
-            let node = if list_key == "edges" {
-                entry.get("node").unwrap_or(&Value::Null)
-            } else {
-                entry
-            };
-            let sku = node.pointer(&spec.item.sku).and_then(text);
+            let sku = get(entry, node.sku).and_then(text);
             if let Some(errs) = by_item.get(&i) {
                 let owned: Vec<GraphqlError> = errs.iter().map(|e| (*e).clone()).collect();
                 let err = self.codes.error_for(&owned, 200);
@@ -453,7 +507,7 @@ impl GraphqlSupplier {
                 }
                 continue;
             }
-            if node.is_null() {
+            if matches!(node.kind.and_then(|k| entry.kind(k)), None | Some("null")) {
                 problems.push(ItemProblem {
                     raw_id: None,
                     error: enrich(Error::new(
@@ -473,13 +527,10 @@ impl GraphqlSupplier {
                 });
                 continue;
             };
-            let updated_at = spec
-                .item
-                .updated_at
-                .as_deref()
-                .and_then(|p| node.pointer(p))
-                .and_then(parse_timestamp_json);
-            read_item(&spec.item, node, sku, updated_at, &list_ptr, i, &mut raw);
+            let updated_at = get(entry, node.updated_at).and_then(parse_timestamp_json);
+            read_item(
+                &spec.item, node, entry, sku, updated_at, &list_ptr, i, &mut raw,
+            );
         }
         let (items, mapped_problems) = map_stock_items(&self.id, &self.rules, raw, Utc::now());
         problems.extend(mapped_problems.into_iter().map(|p| ItemProblem {
@@ -497,23 +548,19 @@ impl GraphqlSupplier {
     /// The Relay cursor of the next page, with the stop conditions that cannot loop.
     fn next_cursor(
         &self,
-        conn: &Value,
+        conn: &Picked,
+        slots: &PageSlots,
         conn_ptr: &str,
         asked: Option<&Cursor>,
     ) -> Result<Option<Cursor>> {
-        let Some(info) = conn.get("pageInfo") else {
-            // A connection queried without pageInfo cannot be paged: one page it is.
-            return Ok(None);
-        };
-        if !info
-            .get("hasNextPage")
+        // A connection queried without pageInfo cannot be paged: one page it is.
+        if !get(conn, slots.has_next)
             .and_then(Value::as_bool)
             .unwrap_or(false)
         {
             return Ok(None);
         }
-        let end = info
-            .get("endCursor")
+        let end = get(conn, slots.end_cursor)
             .and_then(Value::as_str)
             .filter(|c| !c.is_empty())
             .ok_or_else(|| {
@@ -548,7 +595,7 @@ impl GraphqlSupplier {
             operation,
         )?;
         let answer = self
-            .run(Call {
+            .send(Call {
                 operation,
                 cost_key: operation.as_str(),
                 query: &spec.query,
@@ -557,7 +604,8 @@ impl GraphqlSupplier {
                 replay: Replay::Query,
             })
             .await?;
-        self.read_page(spec, &answer, cursor, operation)
+        let status = answer.status().as_u16();
+        self.read_page(spec, answer.body(), Some(status), cursor, operation)
     }
 
     /// Reads the single result object of an answer: typed errors for anything that failed at
@@ -736,6 +784,125 @@ fn entries(v: &Value) -> Option<(Vec<&Value>, bool)> {
     }
 }
 
+/// A picked value, for slots that may be missing (a pointer that is not one finds nothing).
+fn get(p: &Picked, slot: Option<ValueSlot>) -> Option<&Value> {
+    slot.and_then(|s| p.get(s))
+}
+
+/// What one location entry's pick reads.
+#[derive(Debug, Clone, Copy)]
+struct LocSlots {
+    quantity: Option<ValueSlot>,
+    warehouse: Option<ValueSlot>,
+}
+
+impl LocSlots {
+    fn new(item: &ItemSpec, prefix: &str) -> (Pick, LocSlots) {
+        let mut pick = Pick::new();
+        let quantity = pick.value(&format!("{prefix}{}", item.quantity));
+        let warehouse = match (&item.warehouse, item.per_location) {
+            (Some(w), true) => pick.value(&format!("{prefix}{w}")),
+            _ => None,
+        };
+        (
+            pick,
+            LocSlots {
+                quantity,
+                warehouse,
+            },
+        )
+    }
+}
+
+/// What one node's pick reads (`prefix` is `/node` for an edge).
+#[derive(Debug, Clone)]
+struct NodeSlots {
+    kind: Option<KindSlot>,
+    sku: Option<ValueSlot>,
+    updated_at: Option<ValueSlot>,
+    /// Without a locations list: the node's own quantity.
+    quantity: Option<ValueSlot>,
+    locations: Option<LocationSlots>,
+}
+
+#[derive(Debug, Clone)]
+struct LocationSlots {
+    kind: Option<KindSlot>,
+    array: Option<ListSlot>,
+    nodes: Option<ListSlot>,
+    edges: Option<ListSlot>,
+    more: Option<ValueSlot>,
+    entry: LocSlots,
+    edge: LocSlots,
+}
+
+impl NodeSlots {
+    fn new(item: &ItemSpec, prefix: &str, pick: &mut Pick) -> NodeSlots {
+        let at = |p: &str| format!("{prefix}{p}");
+        let locations = item.locations.as_deref().map(|l| {
+            let (entry_pick, entry) = LocSlots::new(item, "");
+            let (edge_pick, edge) = LocSlots::new(item, "/node");
+            LocationSlots {
+                kind: pick.kind(&at(l)),
+                array: pick.each(&at(l), entry_pick.clone()),
+                nodes: pick.each(&at(&format!("{l}/nodes")), entry_pick),
+                edges: pick.each(&at(&format!("{l}/edges")), edge_pick),
+                more: pick.value(&at(&format!("{l}/pageInfo/hasNextPage"))),
+                entry,
+                edge,
+            }
+        });
+        NodeSlots {
+            kind: pick.kind(prefix),
+            sku: pick.value(&at(&item.sku)),
+            updated_at: item.updated_at.as_deref().and_then(|p| pick.value(&at(p))),
+            quantity: match item.locations {
+                None => pick.value(&at(&item.quantity)),
+                Some(_) => None,
+            },
+            locations,
+        }
+    }
+}
+
+/// The pick for a connection object and its slots.
+#[derive(Debug, Clone)]
+struct PageSlots {
+    pick: Pick,
+    conn: Option<KindSlot>,
+    has_next: Option<ValueSlot>,
+    end_cursor: Option<ValueSlot>,
+    nodes: Option<ListSlot>,
+    edges: Option<ListSlot>,
+    node: NodeSlots,
+    edge: NodeSlots,
+}
+
+impl PageSlots {
+    fn new(item: &ItemSpec) -> PageSlots {
+        let mut node_pick = Pick::new();
+        let node = NodeSlots::new(item, "", &mut node_pick);
+        let mut edge_pick = Pick::new();
+        let edge = NodeSlots::new(item, "/node", &mut edge_pick);
+        let mut pick = Pick::new();
+        let conn = pick.kind("");
+        let has_next = pick.value("/pageInfo/hasNextPage");
+        let end_cursor = pick.value("/pageInfo/endCursor");
+        let nodes = pick.each("/nodes", node_pick);
+        let edges = pick.each("/edges", edge_pick);
+        PageSlots {
+            pick,
+            conn,
+            has_next,
+            end_cursor,
+            nodes,
+            edges,
+            node,
+            edge,
+        }
+    }
+}
+
 fn read_quantity(
     v: Option<&Value>,
 ) -> std::result::Result<(Availability, Option<StockWarning>), StockError> {
@@ -748,9 +915,11 @@ fn read_quantity(
 }
 
 /// Reads one node's stock into raw items (one, or one per location).
+#[allow(clippy::too_many_arguments)]
 fn read_item(
     item: &ItemSpec,
-    node: &Value,
+    slots: &NodeSlots,
+    node: &Picked,
     sku: String,
     updated_at: Option<DateTime<Utc>>,
     list_ptr: &str,
@@ -764,14 +933,33 @@ fn read_item(
         r.updated_at = updated_at;
         r
     };
-    let Some(loc_ptr) = item.locations.as_deref() else {
-        let q = read_quantity(node.pointer(&item.quantity))
+    let (Some(loc_ptr), Some(ls)) = (item.locations.as_deref(), &slots.locations) else {
+        let q = read_quantity(get(node, slots.quantity))
             .map(|(a, w)| (a, w.into_iter().collect()))
             .map_err(|e| at(&item.quantity, &e));
         out.push(with_time(RawStockItem::new(sku, q)));
         return;
     };
-    let Some((locations, more)) = node.pointer(loc_ptr).and_then(entries) else {
+    // A list, or a connection with `nodes` or `edges { node }`.
+    let located = match ls.kind.and_then(|k| node.kind(k)) {
+        Some("a list") => ls
+            .array
+            .and_then(|s| node.list(s))
+            .map(|l| (l, ls.entry, false)),
+        Some("an object") => {
+            let more = get(node, ls.more).and_then(Value::as_bool).unwrap_or(false);
+            match (
+                ls.nodes.and_then(|s| node.list(s)),
+                ls.edges.and_then(|s| node.list(s)),
+            ) {
+                (Some(n), _) => Some((n, ls.entry, more)),
+                (_, Some(e)) => Some((e, ls.edge, more)),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let Some((locations, entry, more)) = located else {
         let err = at(loc_ptr, &"no list of locations");
         out.push(with_time(RawStockItem::new(sku, Err(err))));
         return;
@@ -795,19 +983,15 @@ fn read_item(
     }
     if item.per_location {
         for (j, loc) in locations.iter().enumerate() {
-            let q = read_quantity(loc.pointer(&item.quantity))
+            let q = read_quantity(get(loc, entry.quantity))
                 .map(|(a, w)| (a, w.into_iter().collect()))
                 .map_err(|e| at(&format!("{loc_ptr}/{j}{}", item.quantity), &e));
             let mut r = with_time(RawStockItem::new(sku.clone(), q));
-            r.warehouse = item
-                .warehouse
-                .as_deref()
-                .and_then(|p| loc.pointer(p))
-                .and_then(text);
+            r.warehouse = get(loc, entry.warehouse).and_then(text);
             out.push(r);
         }
     } else {
-        let q = sum_quantities(locations, |loc| read_quantity(loc.pointer(&item.quantity)))
+        let q = sum_quantities(locations, |loc| read_quantity(get(loc, entry.quantity)))
             .map_err(|e| at(&format!("{loc_ptr}/*{}", item.quantity), &e));
         out.push(with_time(RawStockItem::new(sku, q)));
     }

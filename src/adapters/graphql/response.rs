@@ -29,7 +29,7 @@ pub struct GraphqlError {
 }
 
 impl GraphqlError {
-    fn from_value(v: &Value) -> Self {
+    pub(crate) fn from_value(v: &Value) -> Self {
         let message = v.get("message").and_then(Value::as_str).map_or_else(
             || "error without a message".to_string(),
             crate::error::sanitize,

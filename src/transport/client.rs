@@ -1,7 +1,9 @@
 //! [`Transport`]: the one way adapters reach a supplier. Owns the HTTP client, the throttle,
 //! the breaker, the auth hook and the retry policy, and runs the loop that ties them together.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -54,6 +56,8 @@ pub struct Transport {
 struct Inner {
     supplier: SupplierId,
     base_url: Url,
+    /// `base_url` with its path ending in `/`, ready for [`Url::join`].
+    join_base: Url,
     client: reqwest::Client,
     static_headers: HeaderMap,
     timeout: Duration,
@@ -203,6 +207,7 @@ impl TransportBuilder {
             inner: Arc::new(Inner {
                 supplier: c.id.clone(),
                 base_url: c.base_url.clone(),
+                join_base: join_base(&c.base_url),
                 client,
                 static_headers,
                 timeout: c.limits.timeout,
@@ -218,6 +223,16 @@ impl TransportBuilder {
             }),
         })
     }
+}
+
+/// `base` with a trailing `/` on its path, so joining a relative path keeps the base's path.
+fn join_base(base: &Url) -> Url {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        let p = format!("{}/", base.path());
+        base.set_path(&p);
+    }
+    base
 }
 
 fn redirect_policy() -> reqwest::redirect::Policy {
@@ -277,18 +292,16 @@ impl Transport {
     /// Joins `path` (which may hold a query) to the supplier's base URL. The base URL's own
     /// path is kept: `https://api.x.test/v2` joined with `orders` is `.../v2/orders`.
     pub fn url(&self, path: &str) -> Result<Url> {
-        let mut base = self.inner.base_url.clone();
-        if !base.path().ends_with('/') {
-            let p = format!("{}/", base.path());
-            base.set_path(&p);
-        }
-        base.join(path.trim_start_matches('/')).map_err(|e| {
-            Error::new(
-                ErrorKind::Invalid,
-                format!("{path:?} is not a usable URL path: {e}"),
-            )
-            .with_supplier(self.inner.supplier.clone())
-        })
+        self.inner
+            .join_base
+            .join(path.trim_start_matches('/'))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Invalid,
+                    format!("{path:?} is not a usable URL path: {e}"),
+                )
+                .with_supplier(self.inner.supplier.clone())
+            })
     }
 
     /// A request for `path` under the base URL. An unusable path is reported by
@@ -434,19 +447,27 @@ impl Transport {
         deadline: Instant,
     ) -> Result<Response, Failed> {
         let inner = &*self.inner;
-        inner
-            .breaker
-            .precheck(Instant::now())
-            .map_err(|r| self.rejected(r))?;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let permit = tokio::time::timeout(remaining, inner.throttle.acquire(request.class))
-            .await
-            .map_err(|_| {
-                Error::new(
-                    ErrorKind::Throttled,
-                    "the deadline passed while waiting for the rate limit",
-                )
-            })??;
+        let now = Instant::now();
+        inner.breaker.precheck(now).map_err(|r| self.rejected(r))?;
+        let acquire = inner.throttle.acquire(request.class);
+        let mut acquire = std::pin::pin!(acquire);
+        // The throttle usually grants at once: poll it before arming a deadline timer, which
+        // is only needed when the request has to wait.
+        let first = std::future::poll_fn(|cx| Poll::Ready(acquire.as_mut().poll(cx))).await;
+        let permit = match first {
+            Poll::Ready(permit) => permit?,
+            Poll::Pending => {
+                let remaining = deadline.saturating_duration_since(now);
+                tokio::time::timeout(remaining, acquire)
+                    .await
+                    .map_err(|_| {
+                        Error::new(
+                            ErrorKind::Throttled,
+                            "the deadline passed while waiting for the rate limit",
+                        )
+                    })??
+            }
+        };
         inner.counters.waited(permit.waited());
         tracing::Span::current().record("throttle_wait_ms", permit.waited().as_millis() as u64);
         let ticket = inner
@@ -455,8 +476,13 @@ impl Transport {
             .map_err(|r| self.rejected(r))?;
 
         let mut url = request.url.clone();
-        let mut headers = inner.static_headers.clone();
-        headers.extend(request.headers.clone());
+        let mut headers = if inner.static_headers.is_empty() {
+            request.headers.clone()
+        } else {
+            let mut headers = inner.static_headers.clone();
+            headers.extend(request.headers.clone());
+            headers
+        };
         if let Idempotency::Keyed { header, key } = &request.idempotency {
             headers.insert(header.clone(), key.clone());
         }
@@ -498,7 +524,12 @@ impl Transport {
         };
         tracing::Span::current().record("status", answer.status().as_u16());
 
-        let info = RateLimitInfo::from_headers(answer.headers(), SystemTime::now());
+        // Most answers carry no rate-limit header: skip reading the clock for them.
+        let info = if RateLimitInfo::mentioned_in(answer.headers()) {
+            RateLimitInfo::from_headers(answer.headers(), SystemTime::now())
+        } else {
+            RateLimitInfo::default()
+        };
         if !info.is_empty()
             && let Err(e) = inner.throttle.observe(&info).await
         {

@@ -65,14 +65,7 @@ impl RateLimitInfo {
     /// Reads every known rate-limit header, relative to `now`.
     pub fn from_headers(headers: &HeaderMap, now: SystemTime) -> Self {
         // Most answers carry none of these: one pass over the names spares a dozen lookups.
-        let relevant = headers.keys().any(|k| {
-            let k = k.as_str();
-            k == "retry-after"
-                || k.contains("ratelimit")
-                || k.contains("rate-limit")
-                || k.ends_with("call-limit")
-        });
-        if !relevant {
+        if !Self::mentioned_in(headers) {
             return RateLimitInfo::default();
         }
         let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
@@ -94,6 +87,18 @@ impl RateLimitInfo {
                 .find_map(|n| text(n))
                 .and_then(parse_call_limit),
         }
+    }
+
+    /// Whether any header name looks like one [`from_headers`](Self::from_headers) reads: one
+    /// pass over the names, with no clock and no parsing.
+    pub(crate) fn mentioned_in(headers: &HeaderMap) -> bool {
+        headers.keys().any(|k| {
+            let k = k.as_str();
+            k == "retry-after"
+                || k.contains("ratelimit")
+                || k.contains("rate-limit")
+                || k.ends_with("call-limit")
+        })
     }
 
     /// Whether the response said anything about limits.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -121,9 +121,9 @@ impl GovernorStore {
         u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    fn current(&self) -> Arc<Limiters> {
-        // Held only to copy the pointer, never across a wait.
-        Arc::clone(&self.limiters.read().unwrap_or_else(PoisonError::into_inner))
+    fn current(&self) -> RwLockReadGuard<'_, Arc<Limiters>> {
+        // Held only for the non-blocking checks, never across a wait.
+        self.limiters.read().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn check(&self, limiter: &Limiter) -> Acquire {

@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -7,10 +8,11 @@ use crate::error::{Error, ErrorKind};
 /// A supplier's identifier inside the host application: `cj`, `printful-eu`, `acme_soap`.
 ///
 /// 1 to 64 characters from `a-z`, `0-9`, `-`, `_` and `.`, so it is safe in metric names,
-/// file names and log fields without escaping.
+/// file names and log fields without escaping. Cloning is a reference-count increment: every
+/// stock level carries its supplier's id.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct SupplierId(String);
+pub struct SupplierId(Arc<str>);
 
 impl SupplierId {
     /// Longest accepted identifier.
@@ -44,7 +46,7 @@ impl SupplierId {
                 format!("supplier id may hold only a-z, 0-9, '-', '_' and '.', found {bad:?}"),
             ));
         }
-        Ok(SupplierId(id))
+        Ok(SupplierId(Arc::from(id)))
     }
 
     /// The identifier as text.
@@ -62,7 +64,7 @@ impl TryFrom<String> for SupplierId {
 
 impl From<SupplierId> for String {
     fn from(id: SupplierId) -> String {
-        id.0
+        id.0.to_string()
     }
 }
 

@@ -193,12 +193,7 @@ impl GraphqlSupplier {
     /// or jitter). The cost bucket is the transport's.
     pub fn with_transport(config: &SupplierConfig, transport: Transport) -> Result<Self> {
         let (options, ops) = Self::check(config)?;
-        let codes = ErrorCodes::new(
-            options
-                .error_codes
-                .iter()
-                .map(|(c, k)| (c.clone(), ErrorKind::from(*k))),
-        );
+        let codes = ErrorCodes::new(options.error_codes.iter().map(|(c, k)| (c.clone(), *k)));
         Ok(GraphqlSupplier {
             id: config.id.clone(),
             transport,

@@ -36,7 +36,7 @@ pub struct GraphqlOptions {
     pub cost: CostOptions,
     /// Extra or replaced `errors[].extensions.code` -> error kind entries, on top of
     /// [`DEFAULT_ERROR_CODES`].
-    pub error_codes: BTreeMap<String, KindName>,
+    pub error_codes: BTreeMap<String, ErrorKind>,
     /// Most pages one `stock` call follows for one batch of SKUs.
     pub max_pages: usize,
 }
@@ -67,34 +67,6 @@ impl Default for CostOptions {
         CostOptions {
             enabled: true,
             pointer: DEFAULT_COST_POINTER.to_string(),
-        }
-    }
-}
-
-/// An error kind as written in config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[allow(missing_docs)]
-pub enum KindName {
-    Transient,
-    Throttled,
-    Auth,
-    Invalid,
-    NotFound,
-    Protocol,
-    Unavailable,
-}
-
-impl From<KindName> for ErrorKind {
-    fn from(k: KindName) -> Self {
-        match k {
-            KindName::Transient => ErrorKind::Transient,
-            KindName::Throttled => ErrorKind::Throttled,
-            KindName::Auth => ErrorKind::Auth,
-            KindName::Invalid => ErrorKind::Invalid,
-            KindName::NotFound => ErrorKind::NotFound,
-            KindName::Protocol => ErrorKind::Protocol,
-            KindName::Unavailable => ErrorKind::Unavailable,
         }
     }
 }

@@ -367,39 +367,11 @@ struct OptionsRaw {
 #[serde(deny_unknown_fields)]
 struct FaultsRaw {
     #[serde(default)]
-    codes: BTreeMap<String, KindRaw>,
+    codes: BTreeMap<String, ErrorKind>,
     #[serde(default)]
     detail_code: Option<String>,
     #[serde(default)]
-    unknown: Option<KindRaw>,
-}
-
-#[derive(Deserialize, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-enum KindRaw {
-    Transient,
-    Throttled,
-    Auth,
-    Invalid,
-    NotFound,
-    Protocol,
-    Unavailable,
-    Unsupported,
-}
-
-impl From<KindRaw> for ErrorKind {
-    fn from(k: KindRaw) -> Self {
-        match k {
-            KindRaw::Transient => ErrorKind::Transient,
-            KindRaw::Throttled => ErrorKind::Throttled,
-            KindRaw::Auth => ErrorKind::Auth,
-            KindRaw::Invalid => ErrorKind::Invalid,
-            KindRaw::NotFound => ErrorKind::NotFound,
-            KindRaw::Protocol => ErrorKind::Protocol,
-            KindRaw::Unavailable => ErrorKind::Unavailable,
-            KindRaw::Unsupported => ErrorKind::Unsupported,
-        }
-    }
+    unknown: Option<ErrorKind>,
 }
 
 #[derive(Deserialize)]
@@ -701,10 +673,10 @@ fn read_faults(c: &mut Checker<'_>, raw: FaultsRaw) -> FaultSpec {
         codes: raw
             .codes
             .into_iter()
-            .map(|(k, v)| (k.trim().to_string(), v.into()))
+            .map(|(k, v)| (k.trim().to_string(), v))
             .collect(),
         detail_code: raw.detail_code,
-        unknown: raw.unknown.map_or(ErrorKind::Invalid, Into::into),
+        unknown: raw.unknown.unwrap_or(ErrorKind::Invalid),
     }
 }
 

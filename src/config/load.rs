@@ -226,16 +226,21 @@ fn field<T: DeserializeOwned>(
     if value.is_null() {
         return Ok(None);
     }
-    serde_path_to_error::deserialize::<_, T>(value)
+    deserialize_at(value, key)
         .map(Some)
-        .map_err(|e| {
-            let inner = e.path().to_string();
-            let inner = if inner == "." { String::new() } else { inner };
-            problems.push(Problem::new(
-                join_path(key, &inner),
-                e.into_inner().to_string(),
-            ));
-        })
+        .map_err(|p| problems.push(p))
+}
+
+/// Deserializes one section of configuration, locating a failure inside it: the problem's path
+/// is `path` joined with serde's own path to the value that did not fit
+/// (`operations.stock` + `batch_size`). Every config reader uses this, so paths read the same
+/// everywhere.
+pub(crate) fn deserialize_at<T: DeserializeOwned>(value: Value, path: &str) -> Result<T, Problem> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let inner = if inner == "." { String::new() } else { inner };
+        Problem::new(join_path(path, &inner), e.into_inner().to_string())
+    })
 }
 
 fn required<T: DeserializeOwned>(

@@ -39,6 +39,7 @@ use serde::Deserialize;
 
 pub use auth::{AuthConfig, KeyPlacement, SignatureEncoding, SignedPart};
 pub(crate) use duration::deserialize as duration_deserialize;
+pub(crate) use load::deserialize_at;
 pub use policy::*;
 pub use secret::{Secret, SecretOrigin};
 pub use webhook::{WebhookConfig, WebhookEncoding, WebhookScheme};

@@ -294,16 +294,8 @@ pub struct Operations {
 }
 
 fn parse<T: DeserializeOwned>(value: &Value, path: &str, problems: &mut Vec<Problem>) -> Option<T> {
-    serde_path_to_error::deserialize::<_, T>(value.clone())
-        .map_err(|e| {
-            let inner = e.path().to_string();
-            let at = if inner == "." {
-                path.to_string()
-            } else {
-                format!("{path}.{inner}")
-            };
-            problems.push(Problem::new(at, e.into_inner().to_string()));
-        })
+    crate::config::deserialize_at(value.clone(), path)
+        .map_err(|p| problems.push(p))
         .ok()
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::adapters::json::is_pointer;
 use crate::adapters::template;
-use crate::error::{ErrorKind, Problem, join_path};
+use crate::error::{ErrorKind, Problem};
 
 /// The supplier-wide `"rest"` object.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -311,18 +311,9 @@ fn read<T: serde::de::DeserializeOwned>(
     path: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
-    match serde_path_to_error::deserialize::<_, T>(value.clone()) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            let inner = e.path().to_string();
-            let inner = if inner == "." { String::new() } else { inner };
-            problems.push(Problem::new(
-                join_path(path, &inner),
-                e.into_inner().to_string(),
-            ));
-            None
-        }
-    }
+    crate::config::deserialize_at(value.clone(), path)
+        .map_err(|p| problems.push(p))
+        .ok()
 }
 
 impl RestSpec {

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::{Secret, SupplierConfig};
-use crate::error::{Error, ErrorKind, Problem, join_path};
+use crate::error::{Error, ErrorKind, Problem};
 
 /// The SOAP 1.1 envelope namespace.
 pub const SOAP11_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -505,15 +505,9 @@ impl Checker<'_> {
     }
 
     fn serde<T: DeserializeOwned>(&mut self, path: &str, value: &Value) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let inner = e.path().to_string();
-                let inner = if inner == "." { String::new() } else { inner };
-                self.push(join_path(path, &inner), e.into_inner().to_string());
-                None
-            }
-        }
+        crate::config::deserialize_at(value.clone(), path)
+            .map_err(|p| self.problems.push(p))
+            .ok()
     }
 
     fn name(&mut self, path: &str, name: &str) {

@@ -599,3 +599,32 @@ fn operation_config_problems_are_reported_with_paths() {
         assert!(paths.contains(&want), "missing {want} in {paths:#?}");
     }
 }
+
+#[tokio::test]
+async fn stock_item_problems_name_the_stock_operation() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/stock"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"data": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": "lots"}]}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    let s = supplier(
+        &server,
+        json!({}),
+        json!({"stock": {"path": "/stock", "query": {"skus": "{{skus_csv}}"}, "batch_size": 10,
+                          "items": "/data", "sku": "/sku", "quantity": "/qty"}}),
+    );
+    let answer = s
+        .stock(&[Sku::new("A").unwrap(), Sku::new("B").unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(answer.levels.len(), 1);
+    assert_eq!(answer.problems.len(), 1);
+    assert_eq!(
+        answer.problems[0].error.operation(),
+        Some(dropship::Operation::Stock)
+    );
+}

@@ -74,6 +74,7 @@ pub fn sum_quantities<T>(
 /// stands in where an item has no timestamp of its own.
 pub fn map_stock_items(
     supplier: &SupplierId,
+    operation: Operation,
     rules: &SkuRules,
     items: Vec<RawStockItem>,
     observed_at: DateTime<Utc>,
@@ -88,7 +89,7 @@ pub fn map_stock_items(
         raw_id,
         error: error
             .with_supplier(supplier.clone())
-            .with_operation(Operation::CrawlStock),
+            .with_operation(operation),
     };
     for item in items {
         let Some(raw) = item.sku else {
@@ -186,7 +187,8 @@ mod tests {
                 Err(Error::new(ErrorKind::Protocol, "/qty: not a number")),
             ),
         ];
-        let (levels, problems) = map_stock_items(&id, &rules, items, Utc::now());
+        let (levels, problems) =
+            map_stock_items(&id, Operation::CrawlStock, &rules, items, Utc::now());
         let got: Vec<_> = levels
             .iter()
             .map(|l| (l.sku.as_str(), l.available, l.warehouse.as_deref()))

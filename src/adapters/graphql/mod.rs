@@ -527,11 +527,9 @@ impl GraphqlSupplier {
                 &spec.item, node, entry, sku, updated_at, &list_ptr, i, &mut raw,
             );
         }
-        let (items, mapped_problems) = map_stock_items(&self.id, &self.rules, raw, Utc::now());
-        problems.extend(mapped_problems.into_iter().map(|p| ItemProblem {
-            error: p.error.with_operation(operation),
-            ..p
-        }));
+        let (items, mapped_problems) =
+            map_stock_items(&self.id, operation, &self.rules, raw, Utc::now());
+        problems.extend(mapped_problems);
         Ok(Page {
             items,
             problems,

@@ -162,7 +162,13 @@ impl RestSupplier {
         let items = page.into_items()?;
         let list_len = items.len();
         let raw = stock::raw_items_with(&fields, items, &op.mapping.items, None);
-        let (levels, problems) = map_stock_items(&self.id, &self.rules, raw, chrono::Utc::now());
+        let (levels, problems) = map_stock_items(
+            &self.id,
+            Operation::CrawlStock,
+            &self.rules,
+            raw,
+            chrono::Utc::now(),
+        );
         self.learn(&levels);
         Ok(Decoded {
             levels,
@@ -236,7 +242,13 @@ impl RestSupplier {
             _ => list_at(doc, &mapping.items)?.as_slice(),
         };
         let raw = stock::raw_items(mapping, list, &mapping.items, request_sku);
-        let (levels, problems) = map_stock_items(&self.id, &self.rules, raw, chrono::Utc::now());
+        let (levels, problems) = map_stock_items(
+            &self.id,
+            Operation::Stock,
+            &self.rules,
+            raw,
+            chrono::Utc::now(),
+        );
         self.learn(&levels);
         Ok((levels, problems))
     }

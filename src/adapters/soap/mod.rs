@@ -386,12 +386,13 @@ impl SoapCodec {
     ) -> Result<(Vec<StockLevel>, Vec<ItemProblem>)> {
         let mut raw = Vec::new();
         self.for_each_stock_item(operation, body, |i| raw.push(i))?;
-        let (levels, mut problems) =
-            map_stock_items(&self.supplier, &self.sku_rules, raw, observed_at);
-        for p in &mut problems {
-            p.error = p.error.clone().with_operation(operation);
-        }
-        Ok((levels, problems))
+        Ok(map_stock_items(
+            &self.supplier,
+            operation,
+            &self.sku_rules,
+            raw,
+            observed_at,
+        ))
     }
 
     fn envelope(&self, op: &OpSpec, input: &EnvelopeInput<'_>) -> Result<Vec<u8>> {

@@ -41,19 +41,7 @@ impl FeedSupplier {
     fn level_from_row(&self, row: &Value, sku: Sku) -> Result<StockLevel, Error> {
         let raw_sku = row["sku"].as_str().unwrap_or_default();
         let supplier_sku = dropship::SupplierSku::new(raw_sku.trim())?;
-        let (available, warning) = match &row["stock"] {
-            Value::Number(n) => match n.as_i64() {
-                Some(i) => Availability::from_count(i)?,
-                None => Availability::from_f64(n.as_f64().unwrap_or(f64::NAN))?,
-            },
-            Value::String(s) => Availability::parse_text(s)?,
-            other => {
-                return Err(Error::new(
-                    ErrorKind::Protocol,
-                    format!("stock is neither a number nor text: {other}"),
-                ));
-            }
-        };
+        let (available, warning) = Availability::from_json(&row["stock"])?;
         let mut level = StockLevel::new(self.config.id.clone(), sku, supplier_sku, available);
         level.warnings.extend(warning);
         Ok(level)

@@ -306,16 +306,10 @@ impl Error {
 
     /// Replaces every occurrence of `secrets` (values of at least 4 bytes) in the message and
     /// the supplier code with `[redacted]`: for credentials a supplier echoed back.
-    pub fn redact(mut self, secrets: &[String]) -> Self {
-        let scrub = |text: &str| {
-            secrets
-                .iter()
-                .filter(|s| s.len() >= 4)
-                .fold(text.to_string(), |t, s| t.replace(s.as_str(), "[redacted]"))
-        };
-        self.inner.message = scrub(&self.inner.message);
+    pub fn redact<S: AsRef<str>>(mut self, secrets: &[S]) -> Self {
+        self.inner.message = scrub(&self.inner.message, secrets);
         if let Some(code) = &self.inner.supplier_code {
-            self.inner.supplier_code = Some(scrub(code));
+            self.inner.supplier_code = Some(scrub(code, secrets));
         }
         self
     }
@@ -481,6 +475,16 @@ pub(crate) fn join_path(prefix: &str, rest: &str) -> String {
         (false, false) if rest.starts_with('[') => format!("{prefix}{rest}"),
         (false, false) => format!("{prefix}.{rest}"),
     }
+}
+
+/// Replaces every occurrence of the given secret values (those of at least 4 bytes: shorter
+/// ones would blank ordinary words) with `[redacted]`: for credentials a peer echoed back.
+pub(crate) fn scrub<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
+    secrets
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|s| s.len() >= 4)
+        .fold(text.to_string(), |t, s| t.replace(s, "[redacted]"))
 }
 
 /// Longest message kept, in characters; suppliers sometimes return whole HTML error pages.

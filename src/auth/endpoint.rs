@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use serde_json::Value;
 
-use crate::error::{Dispatch, Error, ErrorKind, Operation, Result, sanitize};
+use crate::error::{Dispatch, Error, ErrorKind, Operation, Result, sanitize, scrub};
 
 /// Largest token response read; real ones are a few hundred bytes.
 pub const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
@@ -31,15 +31,6 @@ pub(crate) fn describe(url: &reqwest::Url) -> String {
         url.host_str().unwrap_or(""),
         url.path()
     )
-}
-
-/// Replaces every occurrence of the credentials just sent: a token endpoint that echoes the
-/// secret back in its error text must not put it into our error.
-fn scrub(text: &str, secrets: &[&str]) -> String {
-    secrets
-        .iter()
-        .filter(|s| s.len() >= 4)
-        .fold(text.to_string(), |t, s| t.replace(s, "[redacted]"))
 }
 
 fn form_encode(pairs: &[(String, String)]) -> String {

@@ -4,6 +4,7 @@
 //! value of one of these types is known to be well-formed wherever it travels.
 
 mod address;
+mod event;
 mod money;
 mod order;
 mod shipment;
@@ -15,6 +16,7 @@ mod supplier;
 mod time;
 
 pub use address::Address;
+pub use event::SupplierEvent;
 pub use money::{Currency, Money, MoneyError};
 pub use order::{Order, OrderAck, OrderHandle, OrderLine, OrderRef, OrderState};
 pub use shipment::{Shipment, ShipmentLine};

@@ -48,6 +48,7 @@ pub mod config;
 pub mod dropshipper;
 pub mod error;
 pub mod model;
+pub mod sync;
 
 pub use async_trait::async_trait;
 pub use dropshipper::{

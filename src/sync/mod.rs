@@ -1,0 +1,32 @@
+//! Hybrid inventory sync: periodic crawls and webhooks merged into one view of stock across
+//! suppliers.
+//!
+//! - [`StockStore`] holds the newest value per (supplier, SKU, warehouse), ordered by
+//!   [`compare_freshness`]: a stale update never overwrites a newer one, whichever path
+//!   ([`Source::Poll`] or [`Source::Webhook`]) it came by, so every interleaving ends in the
+//!   same state.
+//! - [`InventorySync`] owns the suppliers, crawls them ([`InventorySync::spawn`] for the
+//!   periodic loops, [`InventorySync::crawl`] for one now), ingests webhook events
+//!   ([`InventorySync::ingest`]), reconciles each crawl against what webhooks said
+//!   ([`Discrepancy`]), serves stock flagged stale once a supplier stops answering, and
+//!   publishes a [`ChangeFeed`].
+//! - [`Snapshot`]: [`InventorySync::export`] / [`InventorySync::import`] so a restart resumes
+//!   without a full re-crawl.
+
+mod feed;
+mod inventory;
+mod reconcile;
+mod schedule;
+mod snapshot;
+mod store;
+
+pub use feed::{Change, ChangeFeed, FeedError, StockChange};
+pub use inventory::{
+    AvailableToSell, Clock, CrawlReport, DEFAULT_CRAWL_INTERVAL, DEFAULT_FEED_CAPACITY,
+    DEFAULT_JITTER, DEFAULT_MAX_AGE, Ingested, InventorySync, InventorySyncBuilder,
+    SupplierAvailable, SupplierFreshness, SupplierSettings, SupplierStock,
+};
+pub use reconcile::{Discrepancy, ReconcileCounts, WrongPath};
+pub use schedule::SyncTask;
+pub use snapshot::{RestoreReport, SNAPSHOT_FORMAT, Snapshot, SupplierSnapshot};
+pub use store::{Merge, Source, StockStore, StoredLevel, compare_freshness};

@@ -12,7 +12,9 @@ use futures::stream::{self, BoxStream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Operation, Result};
-use crate::model::{Order, OrderAck, OrderHandle, OrderState, Sku, StockLevel, SupplierId};
+use crate::model::{
+    Order, OrderAck, OrderHandle, OrderState, Sku, StockLevel, SupplierId, SupplierSku,
+};
 
 /// What a supplier (through its adapter) can do, so callers can plan instead of probing.
 ///
@@ -187,6 +189,13 @@ pub trait Dropshipper: Send + Sync {
     async fn cancel_order(&self, order: &OrderHandle) -> Result<OrderState> {
         let _ = order;
         Err(self.unsupported(Operation::CancelOrder))
+    }
+
+    /// The supplier's spelling of a canonical SKU, as its orders will carry it. Fulfillment
+    /// checks every line with it before anything leaves the process. The provided method
+    /// keeps the SKU as it is; adapters apply their [`SkuRules`](crate::SkuRules).
+    fn supplier_sku(&self, sku: &Sku) -> Result<SupplierSku> {
+        SupplierSku::new(sku.as_str()).map_err(|e| Error::from(e).with_supplier(self.id().clone()))
     }
 
     /// The error the provided methods return, naming this supplier.

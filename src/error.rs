@@ -46,6 +46,9 @@ pub enum ErrorKind {
     Unsupported,
     /// The configuration is wrong; see [`Error::problems`] for every problem with its path.
     Config,
+    /// Not enough stock to promise: nothing was reserved or placed. Also usable in a
+    /// supplier's error-code table for its "insufficient inventory" answers.
+    OutOfStock,
 }
 
 impl ErrorKind {
@@ -70,6 +73,7 @@ impl ErrorKind {
             ErrorKind::Unavailable => "unavailable",
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Config => "config",
+            ErrorKind::OutOfStock => "out_of_stock",
         }
     }
 }
@@ -234,6 +238,11 @@ impl Error {
     /// An [`Invalid`](ErrorKind::Invalid) error listing every problem found in caller input.
     pub fn invalid(problems: Vec<Problem>) -> Self {
         Self::from_problems(ErrorKind::Invalid, "invalid input", problems)
+    }
+
+    /// An [`OutOfStock`](ErrorKind::OutOfStock) error, one problem per short order line.
+    pub fn out_of_stock(problems: Vec<Problem>) -> Self {
+        Self::from_problems(ErrorKind::OutOfStock, "not enough stock", problems)
     }
 
     fn from_problems(kind: ErrorKind, what: &str, problems: Vec<Problem>) -> Self {

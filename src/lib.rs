@@ -47,6 +47,7 @@ pub mod auth;
 pub mod config;
 pub mod dropshipper;
 pub mod error;
+pub mod fulfillment;
 pub mod model;
 pub mod sync;
 

@@ -42,7 +42,10 @@ pub(crate) use duration::deserialize as duration_deserialize;
 pub(crate) use load::deserialize_at;
 pub use policy::*;
 pub use secret::{Secret, SecretOrigin};
-pub use webhook::{WebhookConfig, WebhookEncoding, WebhookScheme};
+pub use webhook::{
+    EventKind, EventsConfig, TopicMapping, TopicSource, UnknownTopics, WebhookConfig,
+    WebhookEncoding, WebhookScheme,
+};
 
 use crate::model::{SkuRules, StatusMap, SupplierId};
 

@@ -23,9 +23,9 @@ pub enum Source {
 ///
 /// Versions decide when both updates carry one and they differ; otherwise `observed_at` does.
 /// A version-less crawl can therefore still overtake a versioned webhook once it is later in
-/// time, which is what catches a missed webhook. When both keys tie, the lower promise wins
-/// (see [`conservative_rank`]), so every interleaving of the same updates ends in the same
-/// state.
+/// time, which is what catches a missed webhook. When both keys tie, the store keeps the lower
+/// promise (`OutOfStock` < `Exact` < `AtLeast` < `InStock` at equal guaranteed units), so every
+/// interleaving of the same updates ends in the same state.
 pub fn compare_freshness(
     a: (Option<u64>, DateTime<Utc>),
     b: (Option<u64>, DateTime<Utc>),

@@ -15,7 +15,11 @@
 //! Several secrets may be active at once (rotation): a signature made with any of them passes.
 //! Comparison is constant-time. Every refusal is a [`Refused`] saying why, and never echoes a
 //! secret or the expected signature.
+//!
+//! A verified body becomes [`SupplierEvent`](crate::SupplierEvent)s through an [`EventParser`]
+//! (the supplier's `webhook.events` mapping); a [`Receiver`] runs both, in that order.
 
+mod events;
 mod replay;
 
 use std::fmt;
@@ -27,6 +31,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::auth::crypto::{base64_decode, constant_time_eq, hmac_sha256};
 use crate::error::{Error, ErrorKind, Operation};
 
+pub use events::{Delivery, EventParser, EventParserBuilder, ReceiveError, Receiver};
 pub use replay::ReplayCache;
 
 /// Default largest webhook body accepted: 1 MiB; real deliveries are a few KiB.

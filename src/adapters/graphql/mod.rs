@@ -1032,6 +1032,12 @@ impl Dropshipper for GraphqlSupplier {
         &self.id
     }
 
+    fn supplier_sku(&self, sku: &crate::model::Sku) -> Result<crate::model::SupplierSku> {
+        self.rules
+            .denormalize(sku)
+            .map_err(|e| Error::from(e).with_supplier(self.id.clone()))
+    }
+
     fn capabilities(&self) -> Capabilities {
         let place = self.ops.place_order.as_ref();
         let status = self.ops.order_status.as_ref();

@@ -475,6 +475,10 @@ impl Dropshipper for RestSupplier {
         &self.id
     }
 
+    fn supplier_sku(&self, sku: &Sku) -> Result<SupplierSku> {
+        RestSupplier::supplier_sku(self, sku).map_err(|e| e.with_supplier(self.id.clone()))
+    }
+
     fn capabilities(&self) -> Capabilities {
         let s = &self.spec;
         let mut c = Capabilities::default();

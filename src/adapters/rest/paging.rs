@@ -40,6 +40,8 @@ impl Position {
                 Position::Token(c.map(|c| c.as_str().to_string()).unwrap_or_default())
             }
             (Pagination::LinkHeader, c) => Position::Url(c.map(|c| c.as_str().to_string())),
+            (Pagination::None, None) => Position::Url(None),
+            (Pagination::None, Some(_)) => return Err(bad()),
         })
     }
 

@@ -161,7 +161,7 @@ fn one() -> usize {
 }
 
 /// How a crawl pages.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Pagination {
     /// Page numbers: `{{page}}` and `{{page_size}}` in the query.
@@ -190,6 +190,10 @@ pub enum Pagination {
     },
     /// The `Link: <...>; rel="next"` header, followed verbatim (same origin only).
     LinkHeader,
+    /// One answer holds the whole catalog: no paging (the default when `pagination` is
+    /// left out).
+    #[default]
+    None,
 }
 
 fn first_page() -> u64 {
@@ -203,7 +207,8 @@ pub struct CrawlOp {
     /// The request.
     #[serde(flatten)]
     pub call: Call,
-    /// How it pages.
+    /// How it pages; a single answer when left out.
+    #[serde(default)]
     pub pagination: Pagination,
     /// Send `If-None-Match`/`If-Modified-Since` and reuse a page answered with 304.
     #[serde(default = "yes")]

@@ -815,6 +815,13 @@ impl Dropshipper for SoapSupplier {
         self.supplier()
     }
 
+    fn supplier_sku(&self, sku: &crate::model::Sku) -> Result<crate::model::SupplierSku> {
+        self.codec
+            .sku_rules
+            .denormalize(sku)
+            .map_err(|e| Error::from(e).with_supplier(self.supplier().clone()))
+    }
+
     fn capabilities(&self) -> Capabilities {
         let s = &self.codec.spec;
         let mut c = Capabilities::default();

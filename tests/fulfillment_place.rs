@@ -416,6 +416,10 @@ async fn a_rejected_line_releases_its_reservation() {
     assert_eq!(err.kind(), ErrorKind::Invalid);
     assert!(err.to_string().contains("discontinued"), "{err}");
     assert_eq!(f.available_to_sell(&sku("DISCONTINUED")), 9, "released");
+    assert!(
+        f.tracker().all().is_empty(),
+        "a refused order is not tracked"
+    );
     assert!(f.holds().is_empty());
     assert_eq!(fake.order_count(), 0);
     let mut kinds = Vec::new();
@@ -545,4 +549,79 @@ async fn validation_names_lines_and_fields_and_sends_nothing() {
         .unwrap_err();
     assert!(err.to_string().contains("invalid configuration"), "{err}");
     assert!(err.problems()[0].message.contains("ghost"));
+}
+
+#[tokio::test]
+async fn sync_and_fulfillment_are_configured_by_file_alone() {
+    let a = FakeSupplier::with_stock(&[("mug", 3)]);
+    let b = FakeSupplier::with_stock(&[("mug", 9)]);
+    let (sa, sb) = (a.serve().await, b.serve().await);
+    let supplier = |id: &str, server: &MockServer, extra: Value| {
+        let mut s = json!({
+            "id": id, "protocol": "rest", "base_url": format!("{}/v1", server.uri()),
+            "sku_rules": {"case": "upper", "supplier_case": "lower"},
+            "status_map": {"preset": "cj"},
+            "rest": {"idempotency_header": "Idempotency-Key"},
+            "operations": {
+                "crawl_stock": {"path": "/inventory", "items": "/data", "sku": "/sku", "quantity": "/qty"},
+                "place_order": {"method": "POST", "path": "/orders",
+                    "body": {"orderNumber": "{{order.reference}}",
+                             "products": {"$each": "lines", "as": "line",
+                                          "template": {"sku": "{{line.supplier_sku}}", "quantity": "{{line.quantity}}"}}},
+                    "order_id": "/data/orderId", "status": "/data/orderStatus"}
+            }
+        });
+        s.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        s
+    };
+    let text = json!({
+        "sync": {"crawl_interval": "1h", "max_age": "2h"},
+        "fulfillment": {"routing": "lowest_cost", "reservation_ttl": "10m"},
+        "suppliers": [
+            supplier("cheap", &sa, json!({"fulfillment": {"unit_costs": {"MUG": "3.10 USD"}, "safety_buffer": 1}})),
+            supplier("dear", &sb, json!({"fulfillment": {"unit_costs": {"MUG": "4.50 USD"},
+                                                         "required_address_fields": ["phone"]},
+                                         "sync": {"crawl_interval": "30m"}})),
+        ]
+    })
+    .to_string();
+    let file = dropship::config::ConfigFile::from_json_with_env(&text, &|_| None).unwrap();
+    let sync =
+        InventorySync::from_config(&file, dropship::adapters::build_all(&file).unwrap()).unwrap();
+    sync.crawl_all().await;
+    let f = Fulfillment::from_config(&file, sync).unwrap();
+    // cheap has 3 - 1 buffer = 2: an order for 2 goes there, for 3 to dear (which wants a phone).
+    assert_eq!(f.available_to_sell(&sku("MUG")), 11);
+    assert_eq!(
+        f.plan(&order("SO-A", &[("MUG", 2)])).unwrap().sub_orders[0]
+            .supplier
+            .as_str(),
+        "cheap"
+    );
+    let err = f.plan(&order("SO-B", &[("MUG", 3)])).unwrap_err();
+    assert_eq!(err.problems()[0].path, "ship_to.phone");
+    assert!(err.problems()[0].message.contains("dear"));
+
+    // Mistakes in these sections are located like every other config problem.
+    let bad = json!({
+        "sync": {"crawl_interval": "0s", "jitter": 2.0},
+        "fulfillment": {"routing": {"priority": ["nobody"]}},
+        "suppliers": [supplier("x", &sa, json!({
+            "fulfillment": {"unit_costs": {"MUG": "cheap"}, "required_address_fields": ["fax"]},
+            "sync": {"watch": [""]}}))]
+    })
+    .to_string();
+    let err = dropship::config::ConfigFile::from_json_with_env(&bad, &|_| None).unwrap_err();
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    for want in [
+        "sync.crawl_interval",
+        "sync.jitter",
+        "fulfillment.routing.priority[0]",
+        "suppliers[0].fulfillment.required_address_fields[0]",
+        "suppliers[0].sync.watch[0]",
+    ] {
+        assert!(paths.contains(&want), "{want} missing from {paths:?}");
+    }
 }

@@ -51,6 +51,20 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D
     }
 }
 
+/// `#[serde(default, deserialize_with = "duration::deserialize_option")]`: absent or `null`
+/// is `None`.
+pub(crate) fn deserialize_option<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    match Option::<Raw>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Seconds(s)) => from_secs(s)
+            .map(Some)
+            .ok_or_else(|| de::Error::custom(format!("{s} seconds is out of range"))),
+        Some(Raw::Text(t)) => parse(&t).map(Some).map_err(de::Error::custom),
+    }
+}
+
 /// Writes a duration the way [`parse`] reads it.
 pub(crate) fn format(d: Duration) -> String {
     let ms = d.as_millis();

@@ -39,6 +39,8 @@ const SUPPLIER_FIELDS: &[&str] = &[
     "status_map",
     "operations",
     "webhook",
+    "sync",
+    "fulfillment",
     "rest",
     "soap",
     "graphql",
@@ -99,11 +101,18 @@ impl ConfigFile {
                 "the file must hold a JSON object with a \"suppliers\" array",
             )]));
         };
+        const TOP_FIELDS: &[&str] = &["suppliers", "sync", "fulfillment"];
         for key in root.keys() {
-            if key != "suppliers" {
-                problems.push(unknown_field(key, key, &["suppliers"]));
+            if !TOP_FIELDS.contains(&key.as_str()) {
+                problems.push(unknown_field(key, key, TOP_FIELDS));
             }
         }
+        let sync = optional::<super::SyncConfig>(&mut root, "sync", &mut problems);
+        if let Some(s) = &sync {
+            problems.extend(prefixed("sync", s.problems()));
+        }
+        let fulfillment =
+            optional::<super::FulfillmentConfig>(&mut root, "fulfillment", &mut problems);
         let list = match root.remove("suppliers") {
             Some(Value::Array(list)) if !list.is_empty() => list,
             Some(Value::Array(_)) => {
@@ -139,10 +148,17 @@ impl ConfigFile {
                 }
             }
         }
-        if problems.is_empty() {
-            Ok(ConfigFile { suppliers })
-        } else {
-            Err(config_error(problems))
+        if let Some(f) = &fulfillment {
+            let ids: Vec<SupplierId> = suppliers.iter().map(|s| s.id.clone()).collect();
+            problems.extend(prefixed("fulfillment", f.problems(&ids)));
+        }
+        match (sync, fulfillment) {
+            (Some(sync), Some(fulfillment)) if problems.is_empty() => Ok(ConfigFile {
+                suppliers,
+                sync,
+                fulfillment,
+            }),
+            _ => Err(config_error(problems)),
         }
     }
 }
@@ -338,6 +354,15 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
             }
         }
     }
+    let sync = optional::<super::SupplierSyncConfig>(&mut obj, "sync", &mut problems);
+    if let Some(s) = &sync {
+        problems.extend(prefixed("sync", s.problems()));
+    }
+    let fulfillment =
+        optional::<super::SupplierFulfillmentConfig>(&mut obj, "fulfillment", &mut problems);
+    if let Some(f) = &fulfillment {
+        problems.extend(prefixed("fulfillment", f.problems()));
+    }
     let mut protocol_options = Value::Null;
     for (key, which) in [
         ("rest", Protocol::Rest),
@@ -357,8 +382,19 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
         }
     }
     match (
-        id, protocol, base_url, auth, headers, limits, retry, breaker, sku_rules, status_map,
+        id,
+        protocol,
+        base_url,
+        auth,
+        headers,
+        limits,
+        retry,
+        breaker,
+        sku_rules,
+        status_map,
         operations,
+        sync,
+        fulfillment,
     ) {
         (
             Some(id),
@@ -372,6 +408,8 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
             Some(sku_rules),
             Some(status_map),
             Some(operations),
+            Some(sync),
+            Some(fulfillment),
         ) if problems.is_empty() => Ok(SupplierConfig {
             id,
             name,
@@ -388,6 +426,8 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
             operations,
             webhook,
             protocol_options,
+            sync,
+            fulfillment,
         }),
         _ => Err(problems),
     }

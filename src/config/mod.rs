@@ -29,6 +29,7 @@
 mod auth;
 mod duration;
 mod load;
+mod operate;
 mod policy;
 mod secret;
 mod webhook;
@@ -40,6 +41,9 @@ use serde::Deserialize;
 pub use auth::{AuthConfig, KeyPlacement, SignatureEncoding, SignedPart};
 pub(crate) use duration::deserialize as duration_deserialize;
 pub(crate) use load::deserialize_at;
+pub use operate::{
+    FulfillmentConfig, RoutingConfig, SupplierFulfillmentConfig, SupplierSyncConfig, SyncConfig,
+};
 pub use policy::*;
 pub use secret::{Secret, SecretOrigin};
 pub use webhook::{
@@ -100,6 +104,10 @@ pub struct SupplierConfig {
     /// Protocol-wide settings, from the object named after the protocol (`"rest"`, `"soap"`,
     /// `"graphql"`): `null` when absent. Interpreted by the protocol's adapter.
     pub protocol_options: serde_json::Value,
+    /// This supplier's inventory sync settings (`"sync"`).
+    pub sync: SupplierSyncConfig,
+    /// This supplier's fulfillment settings (`"fulfillment"`).
+    pub fulfillment: SupplierFulfillmentConfig,
 }
 
 /// A config file: many suppliers.
@@ -108,6 +116,10 @@ pub struct SupplierConfig {
 pub struct ConfigFile {
     /// Every supplier, in file order, with unique ids.
     pub suppliers: Vec<SupplierConfig>,
+    /// Inventory sync defaults (`"sync"`).
+    pub sync: SyncConfig,
+    /// Fulfillment settings (`"fulfillment"`).
+    pub fulfillment: FulfillmentConfig,
 }
 
 impl ConfigFile {

@@ -9,10 +9,12 @@
 //! - [`Fulfillment::place`] sends each sub-order under a reference derived from the
 //!   merchant's reference and the supplier ([`sub_order_reference`]), the idempotency key of
 //!   every retry and re-run, and looks an order up before re-sending after a lost answer.
+//! - [`tracking`] merges status updates from polls and webhooks into one order state.
 
 mod place;
 mod reserve;
 mod route;
+pub mod tracking;
 mod validate;
 
 pub use place::{

@@ -12,6 +12,7 @@ use tokio::sync::broadcast;
 
 use super::reserve::{Hold, Ledger};
 use super::route::{Candidate, Plan, RoutingPolicy, SubOrder, route};
+use super::tracking::OrderTracker;
 use super::validate::{AddressField, sub_order_problems};
 use crate::dropshipper::Dropshipper;
 use crate::error::{Dispatch, Error, ErrorKind, Problem, Result};
@@ -33,6 +34,7 @@ pub struct FulfillmentBuilder {
     ttl: Duration,
     sell_stale: bool,
     feed_capacity: usize,
+    tracker: Option<OrderTracker>,
 }
 
 impl fmt::Debug for FulfillmentBuilder {
@@ -89,6 +91,13 @@ impl FulfillmentBuilder {
         self
     }
 
+    /// The order tracker placements are registered with (default: a new one, ack timeout
+    /// [`DEFAULT_ACK_TIMEOUT`](super::tracking::DEFAULT_ACK_TIMEOUT)).
+    pub fn tracker(mut self, tracker: OrderTracker) -> Self {
+        self.tracker = Some(tracker);
+        self
+    }
+
     /// Queue length of each event subscriber.
     pub fn feed_capacity(mut self, capacity: usize) -> Self {
         self.feed_capacity = capacity.max(1);
@@ -134,6 +143,7 @@ impl FulfillmentBuilder {
                 ledger: Mutex::new(Ledger::default()),
                 placements: Mutex::new(HashMap::new()),
                 feed,
+                tracker: self.tracker.unwrap_or_default(),
             }),
         })
     }
@@ -151,6 +161,7 @@ struct Inner {
     ledger: Mutex<Ledger>,
     placements: Mutex<HashMap<OrderRef, Record>>,
     feed: broadcast::Sender<FulfillmentEvent>,
+    tracker: OrderTracker,
 }
 
 #[derive(Debug, Clone)]
@@ -311,12 +322,62 @@ impl Fulfillment {
             ttl: DEFAULT_RESERVATION_TTL,
             sell_stale: false,
             feed_capacity: 1024,
+            tracker: None,
         }
+    }
+
+    /// A fulfillment over `sync` with the file's `"fulfillment"` section and each supplier's
+    /// own (buffers, required address fields, unit costs for `lowest_cost` routing).
+    pub fn from_config(
+        file: &crate::config::ConfigFile,
+        sync: InventorySync,
+    ) -> Result<Fulfillment> {
+        use crate::config::RoutingConfig;
+        let f = &file.fulfillment;
+        let mut book = super::PriceBook::new();
+        let mut builder = Fulfillment::builder(sync)
+            .reservation_ttl(f.reservation_ttl)
+            .sell_stale(f.sell_stale);
+        for s in &file.suppliers {
+            let cfg = &s.fulfillment;
+            if cfg.safety_buffer > 0 {
+                builder = builder.safety_buffer(s.id.clone(), cfg.safety_buffer);
+            }
+            for (sku, units) in cfg.sku_buffers() {
+                builder = builder.safety_buffer_for(s.id.clone(), sku, units);
+            }
+            if !cfg.required_address_fields.is_empty() {
+                builder = builder.require_address_fields(
+                    s.id.clone(),
+                    cfg.required_address_fields.iter().copied(),
+                );
+            }
+            for (sku, cost) in cfg.costs() {
+                book = book.with(s.id.clone(), sku, cost);
+            }
+        }
+        let policy = match &f.routing {
+            RoutingConfig::MostStock => RoutingPolicy::MostStock,
+            RoutingConfig::LowestCost => RoutingPolicy::LowestCost(Arc::new(book)),
+            RoutingConfig::Priority(ids) => RoutingPolicy::Priority(
+                ids.iter()
+                    .filter_map(|id| SupplierId::new(id.as_str()).ok())
+                    .collect(),
+            ),
+        };
+        builder.policy(policy).build()
     }
 
     /// The inventory sync underneath.
     pub fn sync(&self) -> &InventorySync {
         &self.inner.sync
+    }
+
+    /// The order tracker: every sub-order is registered before it is sent and acknowledged
+    /// when the supplier answers, so an order never acknowledged is reported by
+    /// [`OrderTracker::unacknowledged`], not forgotten. Feed it polls and webhook events.
+    pub fn tracker(&self) -> &OrderTracker {
+        &self.inner.tracker
     }
 
     /// A subscription to fulfillment events.
@@ -534,6 +595,14 @@ impl Fulfillment {
         }
         let outcome = match self.supplier(&sub.supplier) {
             Some(supplier) => {
+                // Registered before sending: if this process dies mid-call, the tracker's
+                // export still names the order as sent and unacknowledged.
+                let _ = self.inner.tracker.track(
+                    sub.supplier.clone(),
+                    OrderHandle::by_reference(sub.reference.clone()),
+                    sub.lines.clone(),
+                    self.inner.sync.now(),
+                );
                 let sub_order = Order {
                     reference: sub.reference.clone(),
                     lines: sub.lines.clone(),
@@ -591,6 +660,7 @@ impl Fulfillment {
         let now = self.inner.sync.now();
         let event = match outcome {
             SubOrderOutcome::Placed(ack) => {
+                self.inner.tracker.acknowledged(ack);
                 lock(&self.inner.ledger).commit(&sub.reference, now);
                 lock(&self.inner.placements)
                     .insert(sub.reference.clone(), Record::Placed(ack.clone()));
@@ -606,6 +676,8 @@ impl Fulfillment {
                 }
             }
             SubOrderOutcome::Rejected(e) => {
+                // Never created at the supplier: nothing to track.
+                self.inner.tracker.forget(&sub.supplier, &sub.reference);
                 lock(&self.inner.placements).remove(&sub.reference);
                 self.release_sub(&sub.reference);
                 FulfillmentEvent::Rejected {

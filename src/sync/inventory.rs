@@ -429,6 +429,53 @@ impl InventorySync {
         }
     }
 
+    /// A sync over `suppliers` (built from `file`, e.g. by
+    /// [`adapters::build_all`](crate::adapters::build_all)) with the file's `"sync"` settings
+    /// and each supplier's own. A supplier counts as pushing stock webhooks when its config
+    /// says so, or else when its `webhook.events` maps a `stock_changed` topic.
+    pub fn from_config(
+        file: &crate::config::ConfigFile,
+        suppliers: Vec<Arc<dyn Dropshipper>>,
+    ) -> Result<InventorySync> {
+        let mut builder = InventorySync::builder()
+            .crawl_interval(file.sync.crawl_interval)
+            .max_age(file.sync.max_age)
+            .jitter(file.sync.jitter);
+        for supplier in suppliers {
+            let mut settings = SupplierSettings::default();
+            if let Some(cfg) = file.supplier(supplier.id().as_str()) {
+                let pushes = cfg.sync.webhooks.unwrap_or_else(|| {
+                    cfg.webhook
+                        .as_ref()
+                        .and_then(|w| w.events.as_ref())
+                        .is_some_and(|e| {
+                            e.topics
+                                .values()
+                                .any(|t| t.kind == crate::config::EventKind::StockChanged)
+                        })
+                });
+                settings = settings.webhooks(pushes).watch(cfg.sync.watched());
+                if let Some(d) = cfg.sync.crawl_interval {
+                    settings = settings.crawl_interval(d);
+                }
+                if let Some(d) = cfg.sync.max_age {
+                    settings = settings.max_age(d);
+                }
+            }
+            builder = builder.supplier_with(supplier, settings);
+        }
+        builder.build()
+    }
+
+    /// Merges every stock event of a webhook delivery; order events are left to order
+    /// tracking. One result per event, in order.
+    pub fn ingest_all<'a>(
+        &self,
+        events: impl IntoIterator<Item = &'a SupplierEvent>,
+    ) -> Vec<Ingested> {
+        events.into_iter().map(|e| self.ingest(e)).collect()
+    }
+
     /// The suppliers, in the order added.
     pub fn suppliers(&self) -> Vec<Arc<dyn Dropshipper>> {
         self.shared

@@ -48,8 +48,11 @@ pub mod config;
 pub mod dropshipper;
 pub mod error;
 pub mod fulfillment;
+mod hub;
 pub mod model;
 pub mod sync;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use async_trait::async_trait;
 pub use dropshipper::{
@@ -57,6 +60,7 @@ pub use dropshipper::{
     StockAnswer,
 };
 pub use error::{Dispatch, Error, ErrorKind, Operation, Problem, Result};
+pub use hub::{Hub, Received};
 pub use model::*;
 pub mod transport;
 pub mod webhook;

@@ -198,6 +198,12 @@ pub trait Dropshipper: Send + Sync {
         SupplierSku::new(sku.as_str()).map_err(|e| Error::from(e).with_supplier(self.id().clone()))
     }
 
+    /// What this supplier's transport did so far (requests, retries, throttle waits), when
+    /// the adapter has one; hand-written adapters may return `None`.
+    fn transport_stats(&self) -> Option<crate::transport::TransportStats> {
+        None
+    }
+
     /// The error the provided methods return, naming this supplier.
     fn unsupported(&self, operation: Operation) -> Error {
         Error::unsupported(operation).with_supplier(self.id().clone())

@@ -125,7 +125,8 @@ pub struct Order {
     /// A note for the supplier (gift message, packing instructions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-    /// When the merchant received the order.
+    /// When the merchant received the order (now, when an order file leaves it out).
+    #[serde(default = "Utc::now")]
     pub created_at: DateTime<Utc>,
 }
 

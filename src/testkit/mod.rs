@@ -52,11 +52,13 @@ mod faults;
 mod graphql;
 mod graphql_doc;
 mod http;
+mod listener;
 mod record;
 mod rest;
 mod soap;
 mod state;
 mod supplier;
+pub mod tour;
 mod webhook;
 mod xml;
 
@@ -69,6 +71,7 @@ use tokio::task::JoinHandle;
 
 pub use catalog::{Catalog, DEFAULT_SKUS};
 pub use faults::{DEFAULT_COST_BUCKET, DEFAULT_SEED, FaultKnobs};
+pub use listener::{ListenerRecord, WebhookListener};
 pub use record::{RecordedRequest, RequestOutcome, SandboxStats, WebhookRecord};
 pub use state::{SandboxLine, SandboxOrder, SandboxShipment};
 pub use supplier::{SandboxStatus, SandboxSupplier};

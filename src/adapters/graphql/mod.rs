@@ -1032,6 +1032,10 @@ impl Dropshipper for GraphqlSupplier {
         &self.id
     }
 
+    fn transport_stats(&self) -> Option<crate::transport::TransportStats> {
+        Some(self.transport().stats())
+    }
+
     fn supplier_sku(&self, sku: &crate::model::Sku) -> Result<crate::model::SupplierSku> {
         self.rules
             .denormalize(sku)

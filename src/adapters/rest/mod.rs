@@ -475,6 +475,10 @@ impl Dropshipper for RestSupplier {
         &self.id
     }
 
+    fn transport_stats(&self) -> Option<crate::transport::TransportStats> {
+        Some(self.transport().stats())
+    }
+
     fn supplier_sku(&self, sku: &Sku) -> Result<SupplierSku> {
         RestSupplier::supplier_sku(self, sku).map_err(|e| e.with_supplier(self.id.clone()))
     }

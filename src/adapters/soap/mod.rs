@@ -815,6 +815,10 @@ impl Dropshipper for SoapSupplier {
         self.supplier()
     }
 
+    fn transport_stats(&self) -> Option<crate::transport::TransportStats> {
+        Some(self.transport().stats())
+    }
+
     fn supplier_sku(&self, sku: &crate::model::Sku) -> Result<crate::model::SupplierSku> {
         self.codec
             .sku_rules

@@ -33,6 +33,14 @@ fn stage(s: &OrderStatus) -> Option<u8> {
     }
 }
 
+/// Whether `from` -> `to` moves forward along the main line. Such a move cannot come from a
+/// stale report (a stale report says less, not more), so it is applied even when its time
+/// looks older: suppliers stamp polls and webhooks with different clocks and precisions
+/// (whole seconds against milliseconds), and a real move must not be lost to that.
+pub(crate) fn forward_on_main_line(from: &OrderStatus, to: &OrderStatus) -> bool {
+    matches!((stage(from), stage(to)), (Some(a), Some(b)) if b > a)
+}
+
 const PROCESSING: u8 = 2;
 const PARTIALLY_SHIPPED: u8 = 3;
 const SHIPPED: u8 = 4;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::lifecycle::{Verdict, hold_base, judge};
+use super::lifecycle::{Verdict, forward_on_main_line, hold_base, judge};
 use super::progress::{LineProgress, ParcelMerge, cancel_rest, evidence, merge_parcel, recount};
 use super::report::{IgnoreReason, OrderChangeKind, ShipmentOutcome, TrackOutcome, UpdateSource};
 use crate::error::Problem;
@@ -341,6 +341,7 @@ impl TrackedOrder {
     ) {
         if let (Some(at), Some(last)) = (updated_at, self.supplier_updated_at)
             && at < last
+            && !forward_on_main_line(&self.status, to)
         {
             fx.outcome = TrackOutcome::Ignored(IgnoreReason::Older { last_applied: last });
             return;

@@ -970,36 +970,57 @@ async fn magento_order_status_cancel_and_not_found() {
 }
 
 #[tokio::test]
-async fn a_resent_nonce_refused_by_the_supplier_is_re_signed_once() {
-    let wsse_fault = format!(
-        r#"<s:Envelope xmlns:s="{SOAP11_NS}"><s:Body><s:Fault><faultcode xmlns:w="{WSSE_NS}">w:FailedAuthentication</faultcode><faultstring>nonce already used</faultstring></s:Fault></s:Body></s:Envelope>"#
-    );
+async fn every_resend_carries_a_fresh_nonce_and_wrong_credentials_are_not_resent() {
     let ok = acme_answer(SOAP11_NS, r#"<a:item sku="ac-a"><a:qty>1</a:qty></a:item>"#);
     let router = Router::new(vec![(
         "GetStock",
-        vec![xml(503, "busy"), xml(500, wsse_fault), xml(200, ok)],
+        vec![xml(503, "busy"), xml(503, "busy"), xml(200, ok)],
     )]);
     let server = serve(&router).await;
     let mut extra = acme_stock("1.1", false, json!({}));
     extra["auth"] = json!({ "kind": "wsse", "username": "u", "password": "p", "digest": true });
-    let supplier = build(&config(&server.uri(), extra));
+    let supplier = build(&config(&server.uri(), extra.clone()));
     supplier.stock(&[sku("A")]).await.unwrap();
-    let nonces: Vec<String> = router
-        .requests()
-        .iter()
-        .map(|r| {
-            parse_xml(&r.body)
-                .child("Header")
-                .child("Security")
-                .child("UsernameToken")
-                .child("Nonce")
-                .text
-                .clone()
-        })
-        .collect();
-    assert_eq!(nonces.len(), 3);
-    assert_eq!(nonces[0], nonces[1], "the transport resends the same bytes");
-    assert_ne!(nonces[1], nonces[2], "the adapter re-signs once");
+    let token = |body: &[u8], field: &str| {
+        parse_xml(body)
+            .child("Header")
+            .child("Security")
+            .child("UsernameToken")
+            .child(field)
+            .text
+            .clone()
+    };
+    let requests = router.requests();
+    assert_eq!(requests.len(), 3);
+    let nonces: std::collections::HashSet<String> =
+        requests.iter().map(|r| token(&r.body, "Nonce")).collect();
+    assert_eq!(
+        nonces.len(),
+        3,
+        "a supplier that remembers nonces accepts every resend"
+    );
+    // Apart from the security header, a resend is the same envelope.
+    let body = |r: &[u8]| {
+        let text = String::from_utf8_lossy(r).into_owned();
+        let cut = |t: &str| {
+            let (a, rest) = t.split_once("<wsse:Security").unwrap_or((t, ""));
+            let b = rest.split_once("</wsse:Security>").map_or("", |x| x.1);
+            format!("{a}{b}")
+        };
+        cut(&text)
+    };
+    assert_eq!(body(&requests[0].body), body(&requests[2].body));
+
+    // Credentials the supplier refuses are an Auth error after one send, not a blind resend.
+    let wsse_fault = format!(
+        r#"<s:Envelope xmlns:s="{SOAP11_NS}"><s:Body><s:Fault><faultcode xmlns:w="{WSSE_NS}">w:FailedAuthentication</faultcode><faultstring>bad password</faultstring></s:Fault></s:Body></s:Envelope>"#
+    );
+    let router = Router::new(vec![("GetStock", vec![xml(500, wsse_fault)])]);
+    let server = serve(&router).await;
+    let supplier = build(&config(&server.uri(), extra));
+    let err = supplier.stock(&[sku("A")]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert_eq!(router.requests().len(), 1);
 }
 
 // ---- configuration -------------------------------------------------------------------------

@@ -361,3 +361,31 @@ async fn invalid_request_parts_fail_before_sending() {
     assert_eq!(err.dispatch(), Dispatch::NotSent);
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_request_can_rebuild_its_body_for_each_resend() {
+    let (server, script) = scripted(vec![
+        status(503),
+        status(503),
+        status(200).set_body_string("ok"),
+    ])
+    .await;
+    let t = transport(&server.uri(), json!({}));
+    let resends = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&resends);
+    let request = t
+        .get(Operation::Stock, "v1/thing")
+        .body("first")
+        .body_for_resends(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(bytes::Bytes::from(format!("resend {n}")))
+        });
+    t.send(request).await.unwrap();
+    let bodies: Vec<String> = script
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(bodies, ["first", "resend 1", "resend 2"]);
+    assert_eq!(resends.load(Ordering::SeqCst), 2);
+}

@@ -486,13 +486,17 @@ impl Transport {
         if let Idempotency::Keyed { header, key } = &request.idempotency {
             headers.insert(header.clone(), key.clone());
         }
+        let body = match &request.resend_body {
+            Some(build) if attempt > 1 => build()?,
+            _ => request.body.clone(),
+        };
         inner
             .auth
             .sign(&mut SignableRequest::new(
                 &request.method,
                 &mut url,
                 &mut headers,
-                &request.body,
+                &body,
                 request.operation,
                 attempt,
             ))
@@ -509,7 +513,7 @@ impl Transport {
             request.method.clone(),
             url,
             headers,
-            request.body.clone(),
+            body,
             timeout,
             inner.max_body,
         )

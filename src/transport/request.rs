@@ -106,7 +106,11 @@ pub struct Request {
     pub(crate) timeout: Option<Duration>,
     pub(crate) classifier: Option<Arc<dyn ResponseClassifier>>,
     pub(crate) invalid: Option<Error>,
+    pub(crate) resend_body: Option<ResendBody>,
 }
+
+/// Builds the body of a resend (attempt 2 and later).
+pub(crate) type ResendBody = Arc<dyn Fn() -> Result<Bytes> + Send + Sync>;
 
 impl Request {
     /// A request for `operation`; its class comes from [`RequestClass::for_operation`] and its
@@ -123,6 +127,7 @@ impl Request {
             timeout: None,
             classifier: None,
             invalid: None,
+            resend_body: None,
         }
     }
 
@@ -175,6 +180,17 @@ impl Request {
     /// Sets the body as given.
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.body = body.into();
+        self
+    }
+
+    /// Builds the body afresh for every resend of this request, instead of sending the same
+    /// bytes again: for bodies that carry one-time values, such as a WS-Security nonce and
+    /// timestamp, which a supplier that remembers nonces would refuse the second time.
+    pub fn body_for_resends(
+        mut self,
+        build: impl Fn() -> Result<Bytes> + Send + Sync + 'static,
+    ) -> Self {
+        self.resend_body = Some(Arc::new(build));
         self
     }
 

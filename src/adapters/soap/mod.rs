@@ -612,6 +612,32 @@ impl fmt::Debug for SoapSupplier {
     }
 }
 
+/// The envelope of a resend: the same bytes with a fresh `<wsse:Security>` element (new nonce,
+/// new `Created`) in place of the first one, so a supplier that remembers nonces accepts it.
+fn resigned(
+    token: UsernameToken,
+    envelope: Vec<u8>,
+    first: &str,
+) -> impl Fn() -> Result<bytes::Bytes> + Send + Sync + 'static {
+    // The first header holds a random nonce, so it occurs once in the envelope.
+    let at = envelope
+        .windows(first.len().max(1))
+        .position(|w| w == first.as_bytes());
+    let len = first.len();
+    move || {
+        let Some(at) = at else {
+            return Ok(bytes::Bytes::from(envelope.clone()));
+        };
+        let nonce = crate::auth::crypto::random_bytes(16)?;
+        let fresh = token.security_header(&nonce, Utc::now())?;
+        let mut out = Vec::with_capacity(envelope.len() + fresh.len().saturating_sub(len));
+        out.extend_from_slice(&envelope[..at]);
+        out.extend_from_slice(fresh.as_bytes());
+        out.extend_from_slice(&envelope[at + len..]);
+        Ok(bytes::Bytes::from(out))
+    }
+}
+
 impl SoapSupplier {
     /// Builds the supplier from its config, with the default transport hooks.
     pub fn new(config: &SupplierConfig) -> Result<Self> {
@@ -771,11 +797,11 @@ impl SoapSupplier {
                 .codec
                 .envelope(op, &this)
                 .map_err(|e| self.codec.enrich(e, operation))?;
-            let error = match self
-                .transport
-                .send(finish(self.request(operation, op, body)))
-                .await
-            {
+            let mut request = self.request(operation, op, body.clone());
+            if let (Some(token), Some(first)) = (&self.wsse, security.as_deref()) {
+                request = request.body_for_resends(resigned(token.clone(), body, first));
+            }
+            let error = match self.transport.send(finish(request)).await {
                 Ok(answer) => return Ok(answer),
                 Err(e) => e,
             };
@@ -788,13 +814,6 @@ impl SoapSupplier {
             {
                 tracing::debug!("session expired; logging in again and resending once");
                 self.expire(*generation).await;
-                replayed = true;
-                continue;
-            }
-            if self.wsse.is_some() && error.attempts() > 1 {
-                // The transport resent the same bytes, so the same nonce: a supplier that
-                // remembers nonces refuses that. One fresh envelope settles which it was.
-                tracing::debug!("credentials refused after a resend; re-signing once");
                 replayed = true;
                 continue;
             }

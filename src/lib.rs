@@ -20,6 +20,49 @@
 //!   [`Error::dispatch`] says whether a failed request may have reached the supplier.
 //! - [`config`]: supplier configuration loaded from JSON, every problem reported with its path,
 //!   secrets from `env:`/`file:` held in `secrecy` types.
+//! - [`adapters`]: the REST, SOAP and GraphQL adapters, built from configuration
+//!   ([`adapters::build_all`]); [`transport`] and [`auth`] underneath, shared by all of them.
+//! - [`webhook`]: signature verification, replay protection and payload parsing into
+//!   [`SupplierEvent`]s.
+//! - [`sync`]: crawls and webhooks merged into one view of stock, reconciled, with staleness,
+//!   a change feed and snapshots.
+//! - [`fulfillment`]: validation, routing, reservations, exactly-once placement and order
+//!   tracking.
+//! - [`Hub`]: all of the above for one config file, in one call.
+//! - `testkit` (feature): local sandbox suppliers for tests.
+//!
+//! ## From a config file to a running integration
+//!
+//! ```no_run
+//! use dropship::{Address, Hub, Order, OrderLine, OrderRef, Sku};
+//!
+//! # async fn demo() -> dropship::Result<()> {
+//! let hub = Hub::load("suppliers.json")?; // every problem in the file, located
+//! hub.sync().crawl_all().await; // first full read of every catalog
+//! let crawls = hub.sync().spawn(); // periodic crawls from now on
+//!
+//! let mug = Sku::new("MUG-BLUE")?;
+//! let ats = hub.sync().available_to_sell(&mug);
+//! println!("{} sellable now, {} more from suppliers gone quiet", ats.fresh, ats.stale);
+//!
+//! let order = Order::new(
+//!     OrderRef::new("SO-1001")?,
+//!     vec![OrderLine::new(mug, 2)],
+//!     Address {
+//!         name: "Ada".into(),
+//!         line1: "1 Road".into(),
+//!         city: "London".into(),
+//!         country_code: "GB".into(),
+//!         ..Address::default()
+//!     },
+//! );
+//! let placement = hub.fulfillment().fulfill(&order).await?;
+//! for ack in placement.acks() {
+//!     println!("{} took it as {}", ack.supplier, ack.supplier_order_id);
+//! }
+//! crawls.shutdown().await;
+//! # Ok(()) }
+//! ```
 //!
 //! ## Example
 //!

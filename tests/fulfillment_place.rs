@@ -607,7 +607,7 @@ async fn sync_and_fulfillment_are_configured_by_file_alone() {
     // Mistakes in these sections are located like every other config problem.
     let bad = json!({
         "sync": {"crawl_interval": "0s", "jitter": 2.0},
-        "fulfillment": {"routing": {"priority": ["nobody"]}},
+        "fulfillment": {"routing": {"priority": ["nobody"]}, "ack_timeout": "0s"},
         "suppliers": [supplier("x", &sa, json!({
             "fulfillment": {"unit_costs": {"MUG": "cheap"}, "required_address_fields": ["fax"]},
             "sync": {"watch": [""]}}))]
@@ -619,6 +619,7 @@ async fn sync_and_fulfillment_are_configured_by_file_alone() {
         "sync.crawl_interval",
         "sync.jitter",
         "fulfillment.routing.priority[0]",
+        "fulfillment.ack_timeout",
         "suppliers[0].fulfillment.required_address_fields[0]",
         "suppliers[0].sync.watch[0]",
     ] {

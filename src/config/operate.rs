@@ -102,6 +102,14 @@ pub struct FulfillmentConfig {
     /// Whether stock flagged stale may be promised (default `false`).
     #[serde(default)]
     pub sell_stale: bool,
+    /// How long a sent order may go without a supplier acknowledgement before order tracking
+    /// lists it as unacknowledged (default 15 minutes).
+    #[serde(default = "ack_timeout", deserialize_with = "duration::deserialize")]
+    pub ack_timeout: Duration,
+}
+
+fn ack_timeout() -> Duration {
+    crate::fulfillment::tracking::DEFAULT_ACK_TIMEOUT
 }
 
 impl Default for FulfillmentConfig {
@@ -110,6 +118,7 @@ impl Default for FulfillmentConfig {
             routing: RoutingConfig::default(),
             reservation_ttl: ttl(),
             sell_stale: false,
+            ack_timeout: ack_timeout(),
         }
     }
 }
@@ -124,6 +133,9 @@ impl FulfillmentConfig {
         let mut out = Vec::new();
         if self.reservation_ttl.is_zero() {
             out.push(Problem::new("reservation_ttl", "must be longer than zero"));
+        }
+        if self.ack_timeout.is_zero() {
+            out.push(Problem::new("ack_timeout", "must be longer than zero"));
         }
         if let RoutingConfig::Priority(list) = &self.routing {
             if list.is_empty() {

@@ -130,6 +130,14 @@ impl FulfillmentBuilder {
             return Err(Error::config(problems));
         }
         let (feed, _) = broadcast::channel(self.feed_capacity);
+        let tracker = match self.tracker {
+            Some(t) => t,
+            // Same clock as the sync, so reservation and acknowledgement times agree.
+            None => {
+                let sync = self.sync.clone();
+                OrderTracker::builder().clock(move || sync.now()).build()?
+            }
+        };
         Ok(Fulfillment {
             inner: Arc::new(Inner {
                 suppliers,
@@ -143,7 +151,7 @@ impl FulfillmentBuilder {
                 ledger: Mutex::new(Ledger::default()),
                 placements: Mutex::new(HashMap::new()),
                 feed,
-                tracker: self.tracker.unwrap_or_default(),
+                tracker,
             }),
         })
     }
@@ -365,7 +373,12 @@ impl Fulfillment {
                     .collect(),
             ),
         };
-        builder.policy(policy).build()
+        let clock_sync = builder.sync.clone();
+        let tracker = OrderTracker::builder()
+            .ack_timeout(f.ack_timeout)
+            .clock(move || clock_sync.now())
+            .build()?;
+        builder.policy(policy).tracker(tracker).build()
     }
 
     /// The inventory sync underneath.

@@ -54,7 +54,11 @@ async fn the_quickstart_flow_is_right() {
     assert!(!order.tracking_numbers.is_empty());
     let sources: Vec<UpdateSource> = order.journey.iter().map(|j| j.source).collect();
     assert_eq!(sources.first(), Some(&UpdateSource::Ack));
-    assert!(sources.contains(&UpdateSource::Webhook), "{:?}", order.journey);
+    assert!(
+        sources.contains(&UpdateSource::Webhook),
+        "{:?}",
+        order.journey
+    );
     let shipped = order
         .journey
         .iter()
@@ -89,7 +93,12 @@ async fn the_quickstart_flow_is_right() {
 
     assert!(report.elapsed.as_secs() < 60);
     let text = report.to_string();
-    for needle in ["Stock per SKU", "Order QS-1001", "journey:", "Under injected faults"] {
+    for needle in [
+        "Stock per SKU",
+        "Order QS-1001",
+        "journey:",
+        "Under injected faults",
+    ] {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
 }

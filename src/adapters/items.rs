@@ -81,7 +81,7 @@ pub fn map_stock_items(
 ) -> (Vec<StockLevel>, Vec<ItemProblem>) {
     // One answer per item that has a SKU, in order (collisions across the page included).
     let mut canonical = rules
-        .normalize_each(items.iter().filter_map(|i| i.sku.as_deref()))
+        .normalize_all(items.iter().filter_map(|i| i.sku.as_deref()))
         .into_iter();
     let mut levels = Vec::with_capacity(items.len());
     let mut problems = Vec::new();

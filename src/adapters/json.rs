@@ -918,30 +918,84 @@ pub struct ListSlot(usize);
 pub struct Picked {
     /// The JSON type of the value itself (`None`: absent).
     kind: Option<&'static str>,
-    values: Box<[Option<Value>]>,
-    kinds: Box<[Option<&'static str>]>,
-    lists: Box<[Option<Vec<Picked>>]>,
+    /// The values' slots, then the kinds', then the lists': one allocation per picked value
+    /// rather than three, since a crawl page picks one per node and one per location.
+    slots: Box<[Slot]>,
+    /// Where the kinds start in `slots`.
+    kinds: usize,
+    /// Where the lists start in `slots`.
+    lists: usize,
+}
+
+/// One answer of a [`Picked`]; which variant a slot may hold follows from its region.
+#[derive(Debug, Clone, PartialEq, Default)]
+enum Slot {
+    #[default]
+    Absent,
+    Value(Value),
+    Kind(&'static str),
+    List(Vec<Picked>),
 }
 
 impl Picked {
+    /// The place of slot `i` of the region `start..end`, if there is one.
+    fn at(&self, start: usize, end: usize, i: usize) -> Option<usize> {
+        start.checked_add(i).filter(|at| *at < end)
+    }
+
+    fn value_at(&self, i: usize) -> Option<usize> {
+        self.at(0, self.kinds, i)
+    }
+
+    fn kind_at(&self, i: usize) -> Option<usize> {
+        self.at(self.kinds, self.lists, i)
+    }
+
+    fn list_at(&self, i: usize) -> Option<usize> {
+        self.at(self.lists, self.slots.len(), i)
+    }
+
+    /// Fills (or, with [`Slot::Absent`], forgets) the slot at `at`.
+    fn set(&mut self, at: Option<usize>, answer: Slot) {
+        if let Some(slot) = at.and_then(|at| self.slots.get_mut(at)) {
+            *slot = answer;
+        }
+    }
+
     /// The value at the slot's pointer, as [`Value::pointer`] finds it.
     pub fn get(&self, slot: ValueSlot) -> Option<&Value> {
-        self.values.get(slot.0)?.as_ref()
+        match self.slots.get(self.value_at(slot.0)?)? {
+            Slot::Value(v) => Some(v),
+            _ => None,
+        }
     }
 
     /// The value at the slot's pointer, moved out.
     pub fn take(&mut self, slot: ValueSlot) -> Option<Value> {
-        self.values.get_mut(slot.0)?.take()
+        let at = self.value_at(slot.0)?;
+        match self.slots.get_mut(at)? {
+            s @ Slot::Value(_) => match std::mem::take(s) {
+                Slot::Value(v) => Some(v),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// The JSON type name at the slot's pointer (see [`type_name`]); `None` when absent.
     pub fn kind(&self, slot: KindSlot) -> Option<&'static str> {
-        *self.kinds.get(slot.0)?
+        match self.slots.get(self.kind_at(slot.0)?)? {
+            Slot::Kind(k) => Some(k),
+            _ => None,
+        }
     }
 
     /// The elements of the list at the slot's pointer; `None` when it is not a list.
     pub fn list(&self, slot: ListSlot) -> Option<&[Picked]> {
-        self.lists.get(slot.0)?.as_deref()
+        match self.slots.get(self.list_at(slot.0)?)? {
+            Slot::List(l) => Some(l),
+            _ => None,
+        }
     }
 }
 
@@ -1010,11 +1064,12 @@ impl Pick {
     }
 
     fn empty(&self) -> Picked {
+        let n = self.values + self.kinds + self.lists;
         Picked {
             kind: None,
-            values: vec![None; self.values].into_boxed_slice(),
-            kinds: vec![None; self.kinds].into_boxed_slice(),
-            lists: vec![None; self.lists].into_boxed_slice(),
+            slots: std::iter::repeat_with(Slot::default).take(n).collect(),
+            kinds: self.values,
+            lists: self.values + self.kinds,
         }
     }
 
@@ -1042,13 +1097,27 @@ impl Pick {
 /// Fills `out` from `node` of a pick, on a built value.
 fn eval(node: &PickNode, v: &Value, out: &mut Picked) {
     if let Some(s) = node.value {
-        out.values[s] = Some(v.clone());
+        out.set(out.value_at(s), Slot::Value(v.clone()));
     }
+    eval_below(node, v, out);
+}
+
+/// [`eval`] for a value read for this node alone: moved into its slot, not copied.
+fn eval_owned(node: &PickNode, v: Value, out: &mut Picked) {
+    eval_below(node, &v, out);
+    if let Some(s) = node.value {
+        out.set(out.value_at(s), Slot::Value(v));
+    }
+}
+
+/// [`eval`] without `node`'s own value slot.
+fn eval_below(node: &PickNode, v: &Value, out: &mut Picked) {
     if let Some(s) = node.kind {
-        out.kinds[s] = Some(type_name(v));
+        out.set(out.kind_at(s), Slot::Kind(type_name(v)));
     }
     if let (Some((s, items)), Value::Array(list)) = (&node.each, v) {
-        out.lists[*s] = Some(list.iter().map(|e| items.read_value(e)).collect());
+        let read = list.iter().map(|e| items.read_value(e)).collect();
+        out.set(out.list_at(*s), Slot::List(read));
     }
     for c in &node.children {
         let child = match v {
@@ -1065,13 +1134,13 @@ fn eval(node: &PickNode, v: &Value, out: &mut Picked) {
 /// Forgets what `node` and below filled (a repeated key: the last one wins).
 fn clear(node: &PickNode, out: &mut Picked) {
     if let Some(s) = node.value {
-        out.values[s] = None;
+        out.set(out.value_at(s), Slot::Absent);
     }
     if let Some(s) = node.kind {
-        out.kinds[s] = None;
+        out.set(out.kind_at(s), Slot::Absent);
     }
     if let Some((s, _)) = &node.each {
-        out.lists[*s] = None;
+        out.set(out.list_at(*s), Slot::Absent);
     }
     for c in &node.children {
         clear(&c.node, out);
@@ -1088,7 +1157,7 @@ struct PickWalk<'s, 'o> {
 impl PickWalk<'_, '_> {
     fn saw(&mut self, kind: &'static str) {
         if let Some(s) = self.node.kind {
-            self.out.kinds[s] = Some(kind);
+            self.out.set(self.out.kind_at(s), Slot::Kind(kind));
         }
         if self.out.kind.is_none() {
             self.out.kind = Some(kind);
@@ -1107,7 +1176,7 @@ impl<'de> DeserializeSeed<'de> for PickWalk<'_, '_> {
             if self.out.kind.is_none() {
                 self.out.kind = Some(type_name(&v));
             }
-            eval(node, &v, self.out);
+            eval_owned(node, v, self.out);
             return Ok(());
         }
         d.deserialize_any(self)
@@ -1180,7 +1249,7 @@ impl<'de> Visitor<'de> for PickWalk<'_, '_> {
             while let Some(p) = seq.next_element_seed(PickSeed(items))? {
                 list.push(p);
             }
-            self.out.lists[*s] = Some(list);
+            self.out.set(self.out.list_at(*s), Slot::List(list));
             return Ok(());
         }
         let mut i = 0;

@@ -47,8 +47,11 @@ impl From<SkuError> for Error {
     }
 }
 
-fn validate(s: &str) -> Result<(), SkuError> {
-    if s.trim().is_empty() {
+/// The checks every SKU passes: not blank, at most [`MAX_SKU_LEN`] bytes, no control
+/// characters. Shared with [`SkuRules`](crate::SkuRules), which checks a supplier's spelling
+/// before transforming it.
+pub(crate) fn validate(s: &str) -> Result<(), SkuError> {
+    if is_blank(s) {
         return Err(SkuError::Empty);
     }
     if s.len() > MAX_SKU_LEN {
@@ -57,13 +60,30 @@ fn validate(s: &str) -> Result<(), SkuError> {
             max: MAX_SKU_LEN,
         });
     }
-    if let Some(index) = s.chars().position(char::is_control) {
+    // Every SKU of a page is checked two or three times on the way to a level, so ASCII (nearly
+    // every SKU) is checked by byte: there a byte index is the character index.
+    let control = if s.is_ascii() {
+        s.bytes().position(|b| b.is_ascii_control())
+    } else {
+        s.chars().position(char::is_control)
+    };
+    if let Some(index) = control {
         return Err(SkuError::ControlCharacter {
             sku: s.to_string(),
             index,
         });
     }
     Ok(())
+}
+
+/// Whether `s` is empty or only white space, as `s.trim().is_empty()` answers, without the
+/// trim when the first byte already settles it.
+fn is_blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => true,
+        Some(&b) if b.is_ascii() => char::from(b).is_whitespace() && s.trim().is_empty(),
+        Some(_) => s.trim().is_empty(),
+    }
 }
 
 macro_rules! sku_newtype {
@@ -168,6 +188,43 @@ mod tests {
             })
         );
         assert!(Sku::new("x".repeat(MAX_SKU_LEN)).is_ok());
+    }
+
+    #[test]
+    fn fast_checks_agree_with_the_plain_rules() {
+        let long = "é".repeat(MAX_SKU_LEN);
+        for s in [
+            "",
+            " ",
+            "\u{b}",
+            "\u{3000}",
+            " a",
+            "\u{3000}a",
+            "a\u{7f}",
+            "ab\u{1f}",
+            "é\u{85}",
+            "\u{85}",
+            "A-1",
+            long.as_str(),
+            "\u{a0}x\u{1}",
+        ] {
+            let plain = if s.trim().is_empty() {
+                Err(SkuError::Empty)
+            } else if s.len() > MAX_SKU_LEN {
+                Err(SkuError::TooLong {
+                    len: s.len(),
+                    max: MAX_SKU_LEN,
+                })
+            } else if let Some(index) = s.chars().position(char::is_control) {
+                Err(SkuError::ControlCharacter {
+                    sku: s.to_string(),
+                    index,
+                })
+            } else {
+                Ok(())
+            };
+            assert_eq!(validate(s), plain, "{s:?}");
+        }
     }
 
     #[test]

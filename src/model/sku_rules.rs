@@ -1,4 +1,6 @@
+use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -206,7 +208,11 @@ impl SkuRules {
 
     /// Maps a supplier's spelling to the canonical SKU (see the type docs for the steps).
     pub fn normalize(&self, raw: &str) -> Result<Sku, SkuError> {
-        let s = if self.spec.trim { raw.trim() } else { raw };
+        self.normalize_spelled(self.spelled(raw))
+    }
+
+    /// [`normalize`](SkuRules::normalize) for a spelling already through [`spelled`](Self::spelled).
+    fn normalize_spelled(&self, s: &str) -> Result<Sku, SkuError> {
         if let Some(c) = self.reverse.get(s) {
             return Ok(c.clone());
         }
@@ -242,6 +248,18 @@ impl SkuRules {
         Sku::new(text)
     }
 
+    /// Whether distinct spellings always have distinct canonical SKUs: no alias, prefix,
+    /// suffix, separator or case rule can make two of them meet (the canonical SKU is the
+    /// spelling itself). A page then needs no collision check.
+    fn one_to_one(&self) -> bool {
+        let s = &self.spec;
+        self.reverse.is_empty()
+            && s.supplier_prefix.is_none()
+            && s.supplier_suffix.is_none()
+            && s.strip_separators.is_empty()
+            && s.case == CaseRule::Preserve
+    }
+
     /// Maps a canonical SKU to the supplier's spelling, for outbound orders.
     pub fn denormalize(&self, sku: &Sku) -> Result<SupplierSku, SkuError> {
         if let Some(s) = self.forward.get(sku) {
@@ -261,50 +279,43 @@ impl SkuRules {
     /// Normalizes every spelling and groups the results by canonical SKU.
     fn group<'a>(&self, spelled: &[&'a str]) -> Grouped<'a> {
         let results: Vec<Result<Sku, SkuError>> =
-            spelled.iter().map(|s| self.normalize(s)).collect();
-        let mut groups: Vec<Group<'a>> = Vec::new();
-        let mut group_of = vec![usize::MAX; spelled.len()];
-        {
-            // Canonical text -> group; keys borrow `results`, so nothing is copied.
-            let mut by_canonical: HashMap<&str, usize> = HashMap::with_capacity(spelled.len());
-            for (i, (r, s)) in results.iter().zip(spelled).enumerate() {
-                let Ok(c) = r else { continue };
-                let g = *by_canonical.entry(c.as_str()).or_insert_with(|| {
-                    groups.push(Group {
-                        first: i,
-                        spellings: Vec::new(),
-                        seen: None,
-                    });
-                    groups.len() - 1
-                });
-                if let Some(group) = groups.get_mut(g) {
-                    group.add(s);
-                }
-                if let Some(slot) = group_of.get_mut(i) {
-                    *slot = g;
-                }
-            }
-        }
-        Grouped {
-            results,
-            group_of,
-            groups,
-        }
+            spelled.iter().map(|s| self.normalize_spelled(s)).collect();
+        let (_, groups) = group_by_canonical(spelled, &results);
+        Grouped { results, groups }
+    }
+
+    /// [`normalize_all`](Self::normalize_all) with the errors unboxed.
+    #[cfg(test)]
+    pub(crate) fn normalize_each<'a, I>(&self, raws: I) -> Vec<Result<Sku, SkuError>>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        self.normalize_all(raws)
+            .into_iter()
+            .map(|r| r.map_err(|e| *e))
+            .collect()
     }
 
     /// Like [`normalize_batch`](SkuRules::normalize_batch), answering for every input in
     /// order: its canonical SKU, or why it has none (colliding spellings each get the
     /// [`SkuError::Collision`]). Spellings are compared after trimming (when `trim` is on).
-    pub(crate) fn normalize_each<'a, I>(&self, raws: I) -> Vec<Result<Sku, SkuError>>
+    /// Errors are boxed so that an answer is the size of a `Sku`, halving the buffer of a
+    /// 10,000-item page.
+    pub(crate) fn normalize_all<'a, I>(&self, raws: I) -> Vec<Result<Sku, Box<SkuError>>>
     where
         I: IntoIterator<Item = &'a str>,
     {
         let spelled: Vec<&str> = raws.into_iter().map(|r| self.spelled(r)).collect();
-        let Grouped {
-            mut results,
-            group_of,
-            groups,
-        } = self.group(&spelled);
+        let mut results: Vec<Result<Sku, Box<SkuError>>> = spelled
+            .iter()
+            .map(|s| self.normalize_spelled(s).map_err(Box::new))
+            .collect();
+        // Collisions are rare: only when one is found are the spellings grouped, which costs an
+        // allocation per distinct SKU.
+        if self.one_to_one() || !any_collision(&spelled, &results) {
+            return results;
+        }
+        let (group_of, groups) = group_by_canonical(&spelled, &results);
         let errors: Vec<Option<SkuError>> = groups
             .iter()
             .map(|g| match results.get(g.first) {
@@ -314,7 +325,7 @@ impl SkuRules {
             .collect();
         for (r, g) in results.iter_mut().zip(&group_of) {
             if let Some(Some(err)) = errors.get(*g) {
-                *r = Err(err.clone());
+                *r = Err(Box::new(err.clone()));
             }
         }
         results
@@ -329,9 +340,7 @@ impl SkuRules {
     {
         let raws: Vec<&str> = raws.into_iter().collect();
         let spelled: Vec<&str> = raws.iter().map(|r| self.spelled(r)).collect();
-        let Grouped {
-            results, groups, ..
-        } = self.group(&spelled);
+        let Grouped { results, groups } = self.group(&spelled);
         let mut index: HashMap<String, Slot> = HashMap::with_capacity(spelled.len());
         let mut rejected = Vec::new();
         // Per-spelling errors, each spelling once, in the order first seen.
@@ -375,12 +384,87 @@ impl SkuRules {
     }
 }
 
+/// Whether two distinct spellings may share a canonical SKU; when this says yes,
+/// [`group_by_canonical`] tells exactly. The canonical text is hashed with SipHash under the
+/// process's random key (the std default), not a faster unkeyed hash: it is the supplier's
+/// text, and with a public hash function a hostile answer could make every insert land in one
+/// place, turning this linear check quadratic. Hashing is a small part of a page's cost. The
+/// table holds only the 64-bit hash and an index (half the size of text keys).
+fn any_collision<E>(spelled: &[&str], results: &[Result<Sku, E>]) -> bool {
+    let keyed = RandomState::new();
+    // Hash of the canonical text -> the first input that has it.
+    let mut first: HashMap<u64, usize, BuildHasherDefault<Prehashed>> =
+        HashMap::with_capacity_and_hasher(results.len(), BuildHasherDefault::default());
+    for (i, (r, s)) in results.iter().zip(spelled).enumerate() {
+        let Ok(c) = r else { continue };
+        match first.entry(keyed.hash_one(c.as_str())) {
+            Entry::Vacant(v) => {
+                v.insert(i);
+            }
+            // The same spelling again (one row per warehouse) has the same canonical SKU; any
+            // other spelling is a collision, or two SKUs sharing a hash, which the exact
+            // grouping tells apart.
+            Entry::Occupied(o) if spelled.get(*o.get()) != Some(s) => return true,
+            Entry::Occupied(_) => {}
+        }
+    }
+    false
+}
+
+/// The hasher of a table whose keys are already keyed hashes: it passes them through.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Groups normalized spellings by canonical SKU: each input's group (`usize::MAX` for an
+/// error) and the groups in the order first seen.
+fn group_by_canonical<'a, E>(
+    spelled: &[&'a str],
+    results: &[Result<Sku, E>],
+) -> (Vec<usize>, Vec<Group<'a>>) {
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    let mut group_of = vec![usize::MAX; spelled.len()];
+    // Canonical text -> group; keys borrow `results`, so nothing is copied.
+    let mut by_canonical: HashMap<&str, usize> = HashMap::with_capacity(spelled.len());
+    for (i, (r, s)) in results.iter().zip(spelled).enumerate() {
+        let Ok(c) = r else { continue };
+        let g = *by_canonical.entry(c.as_str()).or_insert_with(|| {
+            groups.push(Group {
+                first: i,
+                spellings: Vec::new(),
+                seen: None,
+            });
+            groups.len() - 1
+        });
+        if let Some(group) = groups.get_mut(g) {
+            group.add(s);
+        }
+        if let Some(slot) = group_of.get_mut(i) {
+            *slot = g;
+        }
+    }
+    (group_of, groups)
+}
+
 /// Results of a batch with their grouping by canonical SKU.
 struct Grouped<'a> {
     /// Per input.
     results: Vec<Result<Sku, SkuError>>,
-    /// Per input: its group, `usize::MAX` for an error.
-    group_of: Vec<usize>,
     /// In the order first seen.
     groups: Vec<Group<'a>>,
 }
@@ -423,22 +507,7 @@ fn collision(canonical: &Sku, spellings: &[&str]) -> SkuError {
 /// The checks of [`SupplierSku::new`], without building one: not blank, at most
 /// [`MAX_SKU_LEN`](crate::model::MAX_SKU_LEN) bytes, no control characters.
 fn check_spelling(s: &str) -> Result<(), SkuError> {
-    if s.trim().is_empty() {
-        return Err(SkuError::Empty);
-    }
-    if s.len() > crate::model::MAX_SKU_LEN {
-        return Err(SkuError::TooLong {
-            len: s.len(),
-            max: crate::model::MAX_SKU_LEN,
-        });
-    }
-    if let Some(index) = s.chars().position(char::is_control) {
-        return Err(SkuError::ControlCharacter {
-            sku: s.to_string(),
-            index,
-        });
-    }
-    Ok(())
+    super::sku::validate(s)
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
@@ -665,6 +734,38 @@ mod tests {
         let each = r.normalize_each(variants.iter().map(String::as_str));
         assert!(each.iter().all(|x| matches!(x,
             Err(SkuError::Collision { spellings, .. }) if spellings.len() == 64)));
+    }
+
+    #[test]
+    fn rules_that_cannot_collide_are_told_apart() {
+        assert!(SkuRules::default().one_to_one());
+        assert!(
+            SkuRules::builder()
+                .trim(false)
+                .build()
+                .unwrap()
+                .one_to_one()
+        );
+        for r in [
+            rules(),
+            SkuRules::builder().case(CaseRule::Lower).build().unwrap(),
+            SkuRules::builder().strip_separators("-").build().unwrap(),
+            SkuRules::builder().supplier_prefix("CJ").build().unwrap(),
+            SkuRules::builder().supplier_suffix("-EU").build().unwrap(),
+            SkuRules::builder().alias("A", "x1").build().unwrap(),
+        ] {
+            assert!(!r.one_to_one(), "{r:?}");
+        }
+        // Unchecked, the same answers as a checked page.
+        let got = SkuRules::default().normalize_each(["XY", " XY ", "xy", "", "XY"]);
+        let want: Vec<Result<Sku, SkuError>> = vec![
+            Ok(Sku::new("XY").unwrap()),
+            Ok(Sku::new("XY").unwrap()),
+            Ok(Sku::new("xy").unwrap()),
+            Err(SkuError::Empty),
+            Ok(Sku::new("XY").unwrap()),
+        ];
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -192,9 +192,11 @@ impl Availability {
     pub fn combine(self, other: Availability) -> Result<Availability, StockError> {
         use Availability::*;
         let total = |a: u64, b: u64| {
+            // `ok_or_else`: the message is formatted only for a refused sum, not for every item
+            // summed over its warehouses.
             a.checked_add(b)
                 .filter(|t| *t <= MAX_STOCK_QUANTITY)
-                .ok_or(StockError::Absurd {
+                .ok_or_else(|| StockError::Absurd {
                     raw: format!("{a} + {b}"),
                     cap: MAX_STOCK_QUANTITY,
                 })

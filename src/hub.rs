@@ -18,7 +18,7 @@ use crate::webhook::{Delivery, ReceiveError, Receiver};
 
 /// The suppliers of one config file with everything that runs them: the [`InventorySync`]
 /// over them, [`Fulfillment`] (with its [`OrderTracker`]), and a webhook [`Receiver`] for each
-/// supplier whose config has a `webhook` section. The shortest path from a config file to a
+/// supplier whose config has a `webhook` section with an `events` mapping. The shortest path from a config file to a
 /// working integration, with no Rust beyond this.
 ///
 /// ```no_run
@@ -70,7 +70,9 @@ impl Hub {
         let fulfillment = Fulfillment::from_config(file, sync.clone())?;
         let mut receivers = Vec::new();
         for s in &file.suppliers {
-            if s.webhook.is_some() {
+            // A webhook section without an events mapping only says how deliveries are
+            // signed; with nothing to read from them, the hub has nothing to receive.
+            if s.webhook.as_ref().is_some_and(|w| w.events.is_some()) {
                 receivers.push((s.id.clone(), Receiver::from_config(s)?));
             }
         }
@@ -134,7 +136,9 @@ impl Hub {
                 ReceiveError::Payload(
                     Error::new(
                         ErrorKind::Config,
-                        format!("supplier {supplier} has no webhook section in the config"),
+                        format!(
+                            "supplier {supplier} has no webhook section with an events mapping in the config"
+                        ),
                     )
                     .with_operation(Operation::Webhook),
                 )

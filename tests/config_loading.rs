@@ -387,3 +387,12 @@ fn load_reads_a_file_and_reports_a_missing_one() {
     .unwrap();
     assert!(!file.suppliers.is_empty());
 }
+
+#[test]
+fn wsse_is_refused_outside_soap() {
+    let text = r#"{"id": "x", "protocol": "rest", "base_url": "https://x.example",
+        "auth": {"kind": "wsse", "username": "u", "password": "p"}}"#;
+    let err = dropship::config::SupplierConfig::from_json_with_env(text, &|_| None).unwrap_err();
+    assert_eq!(err.problems()[0].path, "auth.kind");
+    assert!(err.problems()[0].message.contains("soap"), "{err}");
+}

@@ -315,6 +315,15 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
             &mut problems,
         );
     }
+    if let (Some(AuthConfig::Wsse { .. }), Some(p)) = (&auth, protocol)
+        && p != Protocol::Soap
+    {
+        // WS-Security lives in a SOAP envelope's header; anywhere else it would send nothing.
+        problems.push(Problem::new(
+            "auth.kind",
+            "\"wsse\" applies only to suppliers with \"protocol\": \"soap\"",
+        ));
+    }
     let headers = optional::<BTreeMap<String, String>>(&mut obj, "headers", &mut problems);
     if let Some(headers) = &headers {
         check_headers(headers, &mut problems);

@@ -83,13 +83,16 @@ pub struct JourneyStep {
     pub source: UpdateSource,
 }
 
+/// One sub-order of the plan: supplier, sub-order reference, and (SKU, quantity) per line.
+pub type PlannedSubOrder = (SupplierId, OrderRef, Vec<(Sku, u32)>);
+
 /// The order the tour placed and followed.
 #[derive(Debug, Clone)]
 pub struct OrderSummary {
     /// The merchant reference.
     pub reference: OrderRef,
     /// Where each line went: (supplier, sub-order reference, [(SKU, quantity)]).
-    pub plan: Vec<(SupplierId, OrderRef, Vec<(Sku, u32)>)>,
+    pub plan: Vec<PlannedSubOrder>,
     /// Why it went there.
     pub routing_note: String,
     /// Every status move, in order.

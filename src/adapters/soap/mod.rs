@@ -384,7 +384,9 @@ impl SoapCodec {
         body: &[u8],
         observed_at: DateTime<Utc>,
     ) -> Result<(Vec<StockLevel>, Vec<ItemProblem>)> {
-        let mut raw = Vec::new();
+        // Items are rarely under a few hundred bytes of XML: sizing for that avoids most
+        // regrowth of a large page without reserving much for a small one.
+        let mut raw = Vec::with_capacity((body.len() / 384).min(MAX_ITEMS_RESERVED));
         self.for_each_stock_item(operation, body, |i| raw.push(i))?;
         Ok(map_stock_items(
             &self.supplier,
@@ -637,6 +639,9 @@ fn resigned(
         Ok(bytes::Bytes::from(out))
     }
 }
+
+/// Most items reserved up front for one answer's stock levels.
+const MAX_ITEMS_RESERVED: usize = 65_536;
 
 impl SoapSupplier {
     /// Builds the supplier from its config, with the default transport hooks.

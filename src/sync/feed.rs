@@ -69,33 +69,37 @@ pub enum Change {
     },
 }
 
-/// Why [`ChangeFeed::recv`] returned no change.
+/// Why a feed's `recv` returned no change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FeedError {
     /// The receiver fell this many changes behind and they were dropped from its queue:
-    /// re-read the state with [`InventorySync::export`](super::InventorySync::export) and go on.
+    /// re-read the state (the sync's [`export`](super::InventorySync::export), the tracker's
+    /// `all`) and go on.
     #[error("change feed receiver lagged; {0} changes were skipped")]
     Lagged(u64),
-    /// The sync was dropped.
+    /// The sync (or tracker) was dropped.
     #[error("change feed closed")]
     Closed,
 }
 
-/// A subscription to the change feed. Each subscriber has its own bounded queue; a slow one
-/// learns that it lagged (and by how much) instead of slowing the sync down or growing
-/// without bound.
+/// A subscription to a change feed (the sync's [`Change`]s, the order tracker's changes).
+/// Each subscriber has its own bounded queue; a slow one learns that it lagged (and by how
+/// much) instead of slowing the producer down or growing without bound.
 #[derive(Debug)]
-pub struct ChangeFeed {
-    rx: broadcast::Receiver<Change>,
+pub struct Feed<T> {
+    rx: broadcast::Receiver<T>,
 }
 
-impl ChangeFeed {
-    pub(crate) fn new(rx: broadcast::Receiver<Change>) -> Self {
-        ChangeFeed { rx }
+/// The inventory sync's feed.
+pub type ChangeFeed = Feed<Change>;
+
+impl<T: Clone> Feed<T> {
+    pub(crate) fn new(rx: broadcast::Receiver<T>) -> Self {
+        Feed { rx }
     }
 
     /// The next change, waiting for one.
-    pub async fn recv(&mut self) -> Result<Change, FeedError> {
+    pub async fn recv(&mut self) -> Result<T, FeedError> {
         self.rx.recv().await.map_err(|e| match e {
             broadcast::error::RecvError::Lagged(n) => FeedError::Lagged(n),
             broadcast::error::RecvError::Closed => FeedError::Closed,
@@ -103,7 +107,7 @@ impl ChangeFeed {
     }
 
     /// The next change if one is queued.
-    pub fn try_recv(&mut self) -> Option<Result<Change, FeedError>> {
+    pub fn try_recv(&mut self) -> Option<Result<T, FeedError>> {
         match self.rx.try_recv() {
             Ok(change) => Some(Ok(change)),
             Err(broadcast::error::TryRecvError::Empty) => None,
@@ -113,7 +117,7 @@ impl ChangeFeed {
     }
 
     /// Every change queued now, without waiting; stops at the first error.
-    pub fn drain(&mut self) -> Vec<Change> {
+    pub fn drain(&mut self) -> Vec<T> {
         let mut out = Vec::new();
         while let Some(Ok(change)) = self.try_recv() {
             out.push(change);

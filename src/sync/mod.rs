@@ -20,7 +20,7 @@ mod schedule;
 mod snapshot;
 mod store;
 
-pub use feed::{Change, ChangeFeed, FeedError, StockChange};
+pub use feed::{Change, ChangeFeed, Feed, FeedError, StockChange};
 pub use inventory::{
     AvailableToSell, Clock, CrawlReport, DEFAULT_CRAWL_INTERVAL, DEFAULT_FEED_CAPACITY,
     DEFAULT_JITTER, DEFAULT_MAX_AGE, Ingested, InventorySync, InventorySyncBuilder,

@@ -2,11 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
 
 use super::progress::LineProgress;
 use crate::model::{OrderRef, OrderStatus, Shipment, SupplierId};
-use crate::sync::FeedError;
 
 /// The path an update came by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -234,40 +232,4 @@ pub enum OrderChangeKind {
 /// A subscription to the order change feed; like the inventory sync's
 /// [`ChangeFeed`](crate::sync::ChangeFeed), each subscriber has a bounded queue and learns
 /// when it lagged (re-read with [`OrderTracker::all`](super::OrderTracker::all) then).
-#[derive(Debug)]
-pub struct OrderFeed {
-    rx: broadcast::Receiver<OrderChange>,
-}
-
-impl OrderFeed {
-    pub(crate) fn new(rx: broadcast::Receiver<OrderChange>) -> Self {
-        OrderFeed { rx }
-    }
-
-    /// The next change, waiting for one.
-    pub async fn recv(&mut self) -> Result<OrderChange, FeedError> {
-        self.rx.recv().await.map_err(|e| match e {
-            broadcast::error::RecvError::Lagged(n) => FeedError::Lagged(n),
-            broadcast::error::RecvError::Closed => FeedError::Closed,
-        })
-    }
-
-    /// The next change if one is queued.
-    pub fn try_recv(&mut self) -> Option<Result<OrderChange, FeedError>> {
-        match self.rx.try_recv() {
-            Ok(change) => Some(Ok(change)),
-            Err(broadcast::error::TryRecvError::Empty) => None,
-            Err(broadcast::error::TryRecvError::Lagged(n)) => Some(Err(FeedError::Lagged(n))),
-            Err(broadcast::error::TryRecvError::Closed) => Some(Err(FeedError::Closed)),
-        }
-    }
-
-    /// Every change queued now, without waiting; stops at the first error.
-    pub fn drain(&mut self) -> Vec<OrderChange> {
-        let mut out = Vec::new();
-        while let Some(Ok(change)) = self.try_recv() {
-            out.push(change);
-        }
-        out
-    }
-}
+pub type OrderFeed = crate::sync::Feed<OrderChange>;

@@ -327,6 +327,27 @@ fn variables(v: &Value, path: &str, problems: &mut Vec<Problem>) {
     }
 }
 
+/// Whether `query` declares `$var` (`$var:` in the operation's variable list) and whether it
+/// uses it anywhere else (`after: $var`). Whole names only: `$afterX` is not `$after`.
+fn variable_use(query: &str, var: &str) -> (bool, bool) {
+    let needle = format!("${var}");
+    let (mut declared, mut used) = (false, false);
+    let mut rest = query;
+    while let Some(at) = rest.find(&needle) {
+        let after = &rest[at + needle.len()..];
+        let whole = !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        if whole {
+            if after.trim_start().starts_with(':') {
+                declared = true;
+            } else {
+                used = true;
+            }
+        }
+        rest = after;
+    }
+    (declared, used)
+}
+
 fn check_connection(spec: &ConnectionSpec, path: &str, stock: bool, problems: &mut Vec<Problem>) {
     query_text(&spec.query, &format!("{path}.query"), problems);
     variables(&spec.variables, &format!("{path}.variables"), problems);
@@ -337,11 +358,19 @@ fn check_connection(spec: &ConnectionSpec, path: &str, stock: bool, problems: &m
             format!("{path}.cursor_variable"),
             "must be a GraphQL variable name such as after",
         ));
-    } else if !spec.query.contains(&format!("${var}")) {
-        problems.push(Problem::new(
-            format!("{path}.query"),
-            format!("must declare ${var}, the cursor variable, or pages after the first cannot be asked for"),
-        ));
+    } else {
+        let (declared, used) = variable_use(&spec.query, var);
+        if !declared {
+            problems.push(Problem::new(
+                format!("{path}.query"),
+                format!("must declare ${var}: String, the cursor variable, or pages after the first cannot be asked for"),
+            ));
+        } else if !used {
+            problems.push(Problem::new(
+                format!("{path}.query"),
+                format!("declares ${var} but never passes it to the connection (after: ${var})"),
+            ));
+        }
     }
     let item = &spec.item;
     pointer(&item.sku, &format!("{path}.item.sku"), problems);
@@ -527,4 +556,22 @@ pub fn parse_operations(ops: &BTreeMap<String, Value>, problems: &mut Vec<Proble
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::variable_use;
+
+    #[test]
+    fn the_cursor_variable_must_be_declared_and_passed() {
+        let good =
+            "query Q($first: Int!, $after: String) { items(first: $first, after: $after) { id } }";
+        assert_eq!(variable_use(good, "after"), (true, true));
+        let undeclared = "query Q { items(first: 10, after: $after) { id } }";
+        assert_eq!(variable_use(undeclared, "after"), (false, true));
+        let unused = "query Q($after : String) { items(first: 10) { id } }";
+        assert_eq!(variable_use(unused, "after"), (true, false));
+        let other = "query Q($afterX: String) { items(after: $afterX) { id } }";
+        assert_eq!(variable_use(other, "after"), (false, false));
+    }
 }

@@ -38,6 +38,10 @@ struct FakeSupplier {
     orders: Arc<Mutex<BTreeMap<String, SupplierOrder>>>,
     lose_answers: Arc<AtomicUsize>,
     posts: Arc<AtomicUsize>,
+    /// Creates a new order for a reference it already has, as many real APIs do.
+    no_dedupe: Arc<std::sync::atomic::AtomicBool>,
+    /// Answers lookups with 500.
+    lookups_down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FakeSupplier {
@@ -69,6 +73,12 @@ impl FakeSupplier {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let mut orders = self.orders.lock().unwrap();
+        let reference = if self.no_dedupe.load(Ordering::SeqCst) && orders.contains_key(&reference)
+        {
+            format!("{reference}#dup{}", orders.len())
+        } else {
+            reference
+        };
         if let Some(existing) = orders.get(&reference) {
             return ResponseTemplate::new(200).set_body_json(
                 json!({"data": {"orderId": existing.id, "orderStatus": existing.status}}),
@@ -126,6 +136,9 @@ impl FakeSupplier {
     }
 
     fn lookup(&self, req: &Request) -> ResponseTemplate {
+        if self.lookups_down.load(Ordering::SeqCst) {
+            return ResponseTemplate::new(500);
+        }
         let reference = req
             .url
             .path()
@@ -625,4 +638,55 @@ async fn sync_and_fulfillment_are_configured_by_file_alone() {
     ] {
         assert!(paths.contains(&want), "{want} missing from {paths:?}");
     }
+}
+
+#[tokio::test]
+async fn a_rerun_in_a_new_process_finds_the_order_at_a_supplier_that_does_not_deduplicate() {
+    let fake = FakeSupplier::with_stock(&[("mug", 10)]);
+    fake.no_dedupe.store(true, Ordering::SeqCst);
+    let server = fake.serve().await;
+    let first = Fulfillment::builder(synced(vec![rest_supplier("acme", &server, false)]).await)
+        .build()
+        .unwrap();
+    assert!(
+        first
+            .fulfill(&order("SO-RERUN", &[("MUG", 1)]))
+            .await
+            .unwrap()
+            .is_complete()
+    );
+    drop(first);
+    // The "crash": a new process knows nothing of the first placement.
+    let second = Fulfillment::builder(synced(vec![rest_supplier("acme", &server, false)]).await)
+        .build()
+        .unwrap();
+    let again = second
+        .fulfill(&order("SO-RERUN", &[("MUG", 1)]))
+        .await
+        .unwrap();
+    assert!(again.acks()[0].already_existed);
+    assert_eq!(
+        fake.order_count(),
+        1,
+        "found by reference, not placed again"
+    );
+    assert_eq!(fake.posts.load(Ordering::SeqCst), 1);
+
+    // When the check itself fails, nothing is sent: no second order, stock released.
+    fake.lookups_down.store(true, Ordering::SeqCst);
+    let third = Fulfillment::builder(synced(vec![rest_supplier("acme", &server, false)]).await)
+        .build()
+        .unwrap();
+    let placement = third
+        .fulfill(&order("SO-RERUN", &[("MUG", 1)]))
+        .await
+        .unwrap();
+    let (_, outcome) = &placement.results[0];
+    let SubOrderOutcome::Rejected(err) = outcome else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(err.dispatch(), dropship::Dispatch::NotSent, "{err}");
+    assert!(err.to_string().contains("could not check"), "{err}");
+    assert_eq!(fake.posts.load(Ordering::SeqCst), 1);
+    assert!(third.holds().is_empty());
 }

@@ -568,7 +568,10 @@ impl Fulfillment {
 
     /// Places every sub-order of `accepted`, concurrently, each exactly once.
     ///
-    /// A sub-order already acknowledged (by an earlier call) is not sent again. A placement
+    /// A sub-order already acknowledged (by an earlier call) is not sent again. For a supplier
+    /// that can find orders by reference but does not deduplicate placements itself, the
+    /// reference is looked up first, so a re-run in a new process finds the order instead of
+    /// creating a second one (and nothing is sent when that check fails). A placement
     /// whose answer was lost after it may have reached the supplier is looked up by reference
     /// where the supplier supports it, and re-sent (under the same reference, the idempotency
     /// key) only when the supplier says it does not have it or deduplicates by itself;
@@ -642,14 +645,39 @@ impl Fulfillment {
     }
 
     async fn send(&self, supplier: &dyn Dropshipper, order: &Order) -> SubOrderOutcome {
+        let caps = supplier.capabilities();
+        let can_look_up = caps.order_status && caps.order_lookup_by_reference;
+        if can_look_up && !caps.idempotent_orders {
+            // The supplier does not deduplicate by itself: a re-run after a crash (a new
+            // process, no memory of the first run) must find the order, not send it again.
+            match supplier
+                .order_status(&OrderHandle::by_reference(order.reference.clone()))
+                .await
+            {
+                Ok(state) => return SubOrderOutcome::Placed(ack_from_state(state)),
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => {
+                    let message = format!(
+                        "could not check whether {} already exists, so it was not sent: {}",
+                        order.reference,
+                        e.message()
+                    );
+                    return SubOrderOutcome::Rejected(
+                        Error::new(e.kind(), message)
+                            .with_supplier(supplier.id().clone())
+                            .with_operation(crate::error::Operation::PlaceOrder)
+                            .with_dispatch(Dispatch::NotSent),
+                    );
+                }
+            }
+        }
         let first = match supplier.place_order(order).await {
             Ok(ack) => return SubOrderOutcome::Placed(ack),
             Err(e) if !maybe_processed(&e) => return SubOrderOutcome::Rejected(e),
             Err(e) => e,
         };
         tracing::warn!(supplier = %supplier.id(), reference = %order.reference, "placement answer lost; checking with the supplier");
-        let caps = supplier.capabilities();
-        if caps.order_status && caps.order_lookup_by_reference {
+        if can_look_up {
             match supplier
                 .order_status(&OrderHandle::by_reference(order.reference.clone()))
                 .await

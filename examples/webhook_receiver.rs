@@ -17,7 +17,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use dropship::testkit::WebhookListener;
 use dropship::{Error, ErrorKind, Hub};
@@ -37,16 +37,7 @@ async fn main() {
         );
         support::fail(&e, support::early(started, &e))
     });
-    let run_for = support::arg("--for").map(|s| {
-        s.parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(Duration::from_secs_f64)
-            .unwrap_or_else(|| {
-                eprintln!("error: --for {s:?} is not a number of seconds\nusage: {USAGE}");
-                std::process::exit(2);
-            })
-    });
+    let run_for = support::seconds("--for", USAGE);
     let hub = Hub::load(&config).unwrap_or_else(|e| support::fail(&e, support::early(started, &e)));
     let listener = WebhookListener::start(hub.clone(), addr)
         .await

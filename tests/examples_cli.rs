@@ -11,25 +11,34 @@ use std::time::Duration;
 use dropship::testkit::{Sandbox, SandboxSupplier};
 use serde_json::{Value, json};
 
-/// The example binary, built by `cargo test` (or here, when a single test target was asked
-/// for).
+/// The example binary, brought up to date first: `cargo test --test examples_cli` alone does
+/// not rebuild examples, and a stale binary would test old code. Under a full `cargo test`
+/// this is a no-op check.
 fn example(name: &str) -> PathBuf {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let exe = std::env::current_exe().expect("test binary path");
     // target/<profile>/deps/<test> -> target/<profile>/examples/<name>
     let profile_dir = exe
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target profile directory");
-    let path = profile_dir.join("examples").join(name);
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build");
-        assert!(status.success(), "building example {name}");
-    }
-    path
+    let target_dir = profile_dir.parent().expect("target directory");
+    let _one_at_a_time = BUILD.lock().unwrap_or_else(|e| e.into_inner());
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "--all-features",
+            "--example",
+            name,
+            "--target-dir",
+        ])
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo build");
+    assert!(status.success(), "building example {name}");
+    profile_dir.join("examples").join(name)
 }
 
 /// A temporary file removed on drop.
@@ -338,4 +347,116 @@ async fn unreachable_or_misconfigured_suppliers_end_with_one_clear_line() {
     let out = run("place_order", vec![]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("usage: place_order"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_inventory_keeps_exact_stock_from_webhooks_and_crawls_while_it_runs() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let mut config: Value = serde_json::from_str(&sandbox.config_json()).unwrap();
+    config["sync"] = json!({"crawl_interval": "300ms", "jitter": 0.0});
+    let config = TempFile::with(&config.to_string());
+    let stock_file = TempFile::with("");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let args: Vec<String> = [
+        "--config",
+        config.path(),
+        "--for",
+        "2.5",
+        "--listen",
+        &addr,
+        "--stock",
+        stock_file.path(),
+    ]
+    .map(String::from)
+    .to_vec();
+    let job = tokio::spawn(run("sync_inventory", args));
+    let mut up = false;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(up, "never listened on {addr}");
+    for s in SandboxSupplier::ALL {
+        sandbox
+            .register_webhook(s, &format!("http://{addr}/webhooks/{}", s.id()))
+            .unwrap();
+    }
+    // One change arrives by webhook; one webhook is lost and only a crawl can tell.
+    sandbox
+        .set_stock(SandboxSupplier::Graphql, "MUG-BLUE", "Main warehouse", 7)
+        .unwrap();
+    sandbox.faults(SandboxSupplier::Rest).suppress_webhooks(1);
+    sandbox
+        .set_stock(SandboxSupplier::Rest, "MUG-RED", "US", 4)
+        .unwrap();
+    sandbox.webhooks_settled().await;
+    let out = job.await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&out);
+    assert!(s["webhooks_accepted"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["webhooks_refused"], json!(0));
+    assert!(
+        s["discrepancies"].as_u64().unwrap() >= 1,
+        "the lost webhook: {s}"
+    );
+
+    // Ground truth: every supplier's units per SKU equal the sandbox's own, exactly.
+    let stock: Value =
+        serde_json::from_str(&std::fs::read_to_string(&stock_file.0).unwrap()).unwrap();
+    let catalog = sandbox.catalog();
+    for sup in SandboxSupplier::ALL {
+        for sku in catalog.skus(sup) {
+            let ours = &stock[&sku][sup.id()];
+            assert_eq!(
+                ours["available"].as_u64().map(|n| n as u32),
+                sandbox.stock(sup, &sku),
+                "{sup} {sku}: {ours}"
+            );
+            assert_eq!(ours["exact"], json!(true));
+        }
+    }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn place_order_takes_a_list_of_orders() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let config = TempFile::with(&sandbox.config_json());
+    let ship_to = json!({"name": "A", "line1": "1 Road", "city": "B", "country_code": "GB",
+                         "postal_code": "X1", "phone": "+44 1", "email": "a@example.com"});
+    let orders = TempFile::with(
+        &json!([
+            {"reference": "LIST-1", "lines": [{"sku": "CAP-BLACK", "quantity": 1}], "ship_to": ship_to},
+            {"reference": "LIST-2", "lines": [{"sku": "TOTE-NATURAL", "quantity": 2}], "ship_to": ship_to},
+        ])
+        .to_string(),
+    );
+    let out = run(
+        "place_order",
+        vec![
+            "--config".into(),
+            config.path().into(),
+            "--order".into(),
+            orders.path().into(),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s = summary(&out);
+    assert_eq!(s["placed"], json!(2));
+    assert_eq!(s["orders"].as_array().unwrap().len(), 2);
+    let total: usize = SandboxSupplier::ALL
+        .into_iter()
+        .map(|s| sandbox.order_count(s))
+        .sum();
+    assert_eq!(total, 2);
+    sandbox.shutdown().await;
 }

@@ -462,3 +462,39 @@ async fn events_from_unknown_suppliers_and_order_events_are_not_merged() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn totals_and_per_warehouse_values_of_one_supplier_are_never_added_up() {
+    let catalog = Catalog::default();
+    let server = catalog.serve().await;
+    let sync = InventorySync::builder()
+        .supplier(rest_supplier("acme", &server))
+        .build()
+        .unwrap();
+    let t0 = Utc::now();
+    let at = |s: i64| t0 + chrono::Duration::seconds(s);
+    // A crawl that sums locations says 10 in all.
+    let mut total = match webhook("acme", "A", 10, at(0)) {
+        SupplierEvent::StockChanged(l) => l,
+        _ => unreachable!(),
+    };
+    sync.apply_polled(std::slice::from_ref(&total));
+    // A per-location webhook: 4 left in "east".
+    let mut east = total.clone();
+    east.warehouse = Some("east".into());
+    east.available = Availability::Exact(4);
+    east.observed_at = at(5);
+    sync.ingest(&SupplierEvent::StockChanged(east));
+    assert_eq!(sync.stock(&sku("A")).len(), 2, "both values are kept");
+    assert_eq!(
+        sync.available_to_sell(&sku("A")).fresh,
+        4,
+        "the newer, per-warehouse view counts (a lower bound), never 10 + 4"
+    );
+    // The next total is newer again: it counts alone.
+    total.available = Availability::Exact(9);
+    total.observed_at = at(10);
+    sync.apply_polled(std::slice::from_ref(&total));
+    assert_eq!(sync.available_to_sell(&sku("A")).fresh, 9);
+    assert_eq!(sync.effective_stock(&sku("A")).len(), 1);
+}

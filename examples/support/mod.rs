@@ -31,6 +31,20 @@ pub fn required(name: &str, usage: &str) -> String {
     })
 }
 
+/// `--name SECONDS` as a duration, or the usage line and exit status 2.
+pub fn seconds(name: &str, usage: &str) -> Option<std::time::Duration> {
+    arg(name).map(|s| {
+        s.parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && *v > 0.0 && *v < 1e9)
+            .map(std::time::Duration::from_secs_f64)
+            .unwrap_or_else(|| {
+                eprintln!("error: {name} {s:?} is not a number of seconds\nusage: {usage}");
+                std::process::exit(2);
+            })
+    })
+}
+
 /// An error on one line: kind, operation, message, then every located problem.
 pub fn one_line(e: &Error) -> String {
     let head = e.to_string();

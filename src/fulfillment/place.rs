@@ -415,7 +415,7 @@ impl Fulfillment {
     /// allowed), safety buffers and holds.
     fn candidates(&self, sku: &Sku, ledger: &mut Ledger, now: DateTime<Utc>) -> Vec<Candidate> {
         let mut per: Vec<(SupplierId, u64, Option<DateTime<Utc>>)> = Vec::new();
-        for s in self.inner.sync.stock(sku) {
+        for s in self.inner.sync.effective_stock(sku) {
             let usable = s.stale_for.is_none() || self.inner.sell_stale;
             let units = if usable { s.available.guaranteed() } else { 0 };
             match per.iter_mut().find(|(id, _, _)| *id == s.supplier) {

@@ -863,7 +863,47 @@ impl InventorySync {
             .collect()
     }
 
-    /// How many units of `sku` can be promised, fresh and stale apart, per supplier.
+    /// The values of `sku` that count, per supplier: [`stock`](InventorySync::stock) with
+    /// one granularity per supplier.
+    ///
+    /// A supplier can report one SKU both as a total (no warehouse; a crawl that sums its
+    /// locations) and per warehouse (a webhook per location, as Shopify's inventory webhooks
+    /// are). Adding both would count the same units twice, so whichever view is newer
+    /// counts: the total when it was read after every per-warehouse value, else the
+    /// per-warehouse values (a lower bound until the next total, never an overcount).
+    pub fn effective_stock(&self, sku: &Sku) -> Vec<SupplierStock> {
+        let all = self.stock(sku);
+        let mut out = Vec::with_capacity(all.len());
+        let mut done: Vec<&SupplierId> = Vec::new();
+        for s in &all {
+            if done.contains(&&s.supplier) {
+                continue;
+            }
+            done.push(&s.supplier);
+            let mine: Vec<&SupplierStock> =
+                all.iter().filter(|x| x.supplier == s.supplier).collect();
+            let total = mine.iter().find(|x| x.warehouse.is_none());
+            let newest_warehouse = mine
+                .iter()
+                .filter(|x| x.warehouse.is_some())
+                .map(|x| x.observed_at)
+                .max();
+            match (total, newest_warehouse) {
+                (Some(t), Some(w)) if t.observed_at >= w => out.push((*t).clone()),
+                (Some(_), Some(_)) => out.extend(
+                    mine.iter()
+                        .filter(|x| x.warehouse.is_some())
+                        .map(|x| (*x).clone()),
+                ),
+                _ => out.extend(mine.iter().map(|x| (*x).clone())),
+            }
+        }
+        out
+    }
+
+    /// How many units of `sku` can be promised, fresh and stale apart, per supplier (see
+    /// [`effective_stock`](InventorySync::effective_stock) for suppliers that report both
+    /// totals and warehouses).
     pub fn available_to_sell(&self, sku: &Sku) -> AvailableToSell {
         let mut out = AvailableToSell {
             sku: sku.clone(),
@@ -871,7 +911,7 @@ impl InventorySync {
             stale: 0,
             suppliers: Vec::new(),
         };
-        for s in self.stock(sku) {
+        for s in self.effective_stock(sku) {
             let units = s.available.guaranteed();
             if s.stale_for.is_some() {
                 out.stale = out.stale.saturating_add(units);

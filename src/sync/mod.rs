@@ -13,20 +13,26 @@
 //! - [`Snapshot`]: [`InventorySync::export`] / [`InventorySync::import`] so a restart resumes
 //!   without a full re-crawl.
 
+mod crawl;
 mod feed;
 mod inventory;
 mod reconcile;
 mod schedule;
+mod settings;
 mod snapshot;
 mod store;
+mod view;
 
 pub use feed::{Change, ChangeFeed, Feed, FeedError, StockChange};
-pub use inventory::{
-    AvailableToSell, Clock, CrawlReport, DEFAULT_CRAWL_INTERVAL, DEFAULT_FEED_CAPACITY,
-    DEFAULT_JITTER, DEFAULT_MAX_AGE, Ingested, InventorySync, InventorySyncBuilder,
-    SupplierAvailable, SupplierFreshness, SupplierSettings, SupplierStock,
-};
+pub use inventory::InventorySync;
 pub use reconcile::{Discrepancy, ReconcileCounts, WrongPath};
 pub use schedule::SyncTask;
+pub use settings::{
+    Clock, DEFAULT_CRAWL_INTERVAL, DEFAULT_FEED_CAPACITY, DEFAULT_JITTER, DEFAULT_MAX_AGE,
+    InventorySyncBuilder, SupplierSettings,
+};
 pub use snapshot::{RestoreReport, SNAPSHOT_FORMAT, Snapshot, SupplierSnapshot};
 pub use store::{Merge, Source, StockStore, StoredLevel, compare_freshness};
+pub use view::{
+    AvailableToSell, CrawlReport, Ingested, SupplierAvailable, SupplierFreshness, SupplierStock,
+};

@@ -384,9 +384,10 @@ impl SoapCodec {
         body: &[u8],
         observed_at: DateTime<Utc>,
     ) -> Result<(Vec<StockLevel>, Vec<ItemProblem>)> {
-        // Items are rarely under a few hundred bytes of XML: sizing for that avoids most
-        // regrowth of a large page without reserving much for a small one.
-        let mut raw = Vec::with_capacity((body.len() / 384).min(MAX_ITEMS_RESERVED));
+        // An item is rarely under 256 bytes of XML (envelope, element names, values): sizing
+        // for that avoids regrowing (and copying) a large list, and reserves little for a
+        // small answer.
+        let mut raw = Vec::with_capacity((body.len() / 256).min(MAX_ITEMS_RESERVED));
         self.for_each_stock_item(operation, body, |i| raw.push(i))?;
         Ok(map_stock_items(
             &self.supplier,

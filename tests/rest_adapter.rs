@@ -628,3 +628,60 @@ async fn stock_item_problems_name_the_stock_operation() {
         Some(dropship::Operation::Stock)
     );
 }
+
+#[tokio::test]
+async fn form_posts_and_per_operation_headers() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/order/create"))
+        .and(header("content-type", "application/x-www-form-urlencoded"))
+        .and(header("x-request-id", "req-SO-1001"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": "77", "state": "CREATED"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let s = supplier(
+        &server,
+        json!({}),
+        json!({"place_order": {"method": "POST", "path": "/order/create",
+            "form": {"order_no": "{{order.reference}}", "city": "{{ship_to.city}}",
+                     "note": "a&b c=d"},
+            "headers": {"X-Request-Id": "req-{{order.reference}}"},
+            "order_id": "/id", "status": "/state"}}),
+    );
+    let ack = s.place_order(&order()).await.unwrap();
+    assert_eq!(ack.supplier_order_id, "77");
+    let req = &server.received_requests().await.unwrap()[0];
+    let body = String::from_utf8_lossy(&req.body).into_owned();
+    let pairs: Vec<(String, String)> = reqwest::Url::parse(&format!("http://x/?{body}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert!(
+        pairs.contains(&("order_no".into(), "SO-1001".into())),
+        "{body}"
+    );
+    assert!(
+        pairs.contains(&("note".into(), "a&b c=d".into())),
+        "escaped: {body}"
+    );
+    assert!(pairs.iter().any(|(k, _)| k == "city"));
+
+    // One body only, and header names must be valid.
+    let cfg = json!({
+        "id": "acme", "protocol": "rest", "base_url": "https://x.example/v1",
+        "operations": {"place_order": {"method": "POST", "path": "/o", "body": {"a": 1},
+            "form": {"b": "2"}, "headers": {"bad header": "x"}, "order_id": "/id"}},
+    });
+    let cfg = SupplierConfig::from_json_with_env(&cfg.to_string(), &|_| None).unwrap();
+    let err = RestSupplier::new(&cfg).unwrap_err();
+    let paths: Vec<&str> = err.problems().iter().map(|p| p.path.as_str()).collect();
+    assert!(paths.contains(&"operations.place_order.form"), "{paths:?}");
+    assert!(
+        paths.contains(&"operations.place_order.headers.bad header"),
+        "{paths:?}"
+    );
+}

@@ -200,6 +200,19 @@ impl RestSupplier {
         let mut req = Request::new(op, method, url);
         if let Some(body) = &call.body {
             req = req.json(&template::render(body, ctx)?);
+        } else if !call.form.is_empty() {
+            let pairs = template::render_query(&call.form, ctx)?;
+            // The URL type's query serializer is the x-www-form-urlencoded one; borrowing it
+            // keeps one encoder for queries and forms.
+            let mut encoder = reqwest::Url::parse("http://form.invalid/")
+                .map_err(|e| Error::new(ErrorKind::Config, e.to_string()))?;
+            encoder.query_pairs_mut().extend_pairs(pairs);
+            req = req
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(encoder.query().unwrap_or_default().to_string());
+        }
+        for (name, value) in &call.headers {
+            req = req.header(name, &template::render_text(value, ctx)?);
         }
         Ok(req)
     }

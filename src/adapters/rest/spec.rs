@@ -59,6 +59,14 @@ pub struct Call {
     /// JSON body template, for writes.
     #[serde(default)]
     pub body: Option<Value>,
+    /// Form body templates (`application/x-www-form-urlencoded`), for APIs that take form
+    /// posts; not together with `body`.
+    #[serde(default)]
+    pub form: BTreeMap<String, String>,
+    /// Header templates for this operation only (`"X-Request-Id": "{{order.reference}}"`).
+    /// Not for secrets: use `auth`.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 fn default_get() -> String {
@@ -495,6 +503,30 @@ impl RestSpec {
             }
             if let Some(b) = &call.body {
                 problems.extend(template::check(b, &format!("{base}.body")));
+                if !call.form.is_empty() {
+                    problems.push(Problem::new(
+                        format!("{base}.form"),
+                        "a request has one body: use body (JSON) or form, not both",
+                    ));
+                }
+            }
+            for (k, v) in &call.form {
+                problems.extend(template::check(
+                    &Value::String(v.clone()),
+                    &format!("{base}.form.{k}"),
+                ));
+            }
+            for (k, v) in &call.headers {
+                if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                    problems.push(Problem::new(
+                        format!("{base}.headers.{k}"),
+                        "is not a valid header name",
+                    ));
+                }
+                problems.extend(template::check(
+                    &Value::String(v.clone()),
+                    &format!("{base}.headers.{k}"),
+                ));
             }
         }
     }

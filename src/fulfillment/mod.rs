@@ -11,16 +11,17 @@
 //!   every retry and re-run, and looks an order up before re-sending after a lost answer.
 //! - [`tracking`] merges status updates from polls and webhooks into one order state.
 
+mod builder;
+mod outcome;
 mod place;
 mod reserve;
 mod route;
 pub mod tracking;
 mod validate;
 
-pub use place::{
-    Accepted, DEFAULT_RESERVATION_TTL, Fulfillment, FulfillmentBuilder, FulfillmentEvent,
-    Placement, SubOrderOutcome,
-};
+pub use builder::{DEFAULT_RESERVATION_TTL, FulfillmentBuilder};
+pub use outcome::{Accepted, FulfillmentEvent, Placement, SubOrderOutcome};
+pub use place::Fulfillment;
 pub use reserve::{Hold, HoldId, HoldState};
 pub use route::{Candidate, Plan, PriceBook, RoutingPolicy, Shortage, SubOrder};
 pub use validate::AddressField;

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::future::join_all;
-use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
+use super::builder::FulfillmentBuilder;
+use super::outcome::{Accepted, FulfillmentEvent, Placement, SubOrderOutcome};
 use super::reserve::{Hold, Ledger};
 use super::route::{Candidate, Plan, RoutingPolicy, SubOrder, route};
 use super::tracking::OrderTracker;
@@ -21,267 +22,25 @@ use crate::model::{
 };
 use crate::sync::InventorySync;
 
-/// Default time an accepted order's reservation lasts without a supplier acknowledgement.
-pub const DEFAULT_RESERVATION_TTL: Duration = Duration::from_secs(15 * 60);
-
-/// Builds a [`Fulfillment`].
-pub struct FulfillmentBuilder {
-    sync: InventorySync,
-    policy: RoutingPolicy,
-    buffers: HashMap<SupplierId, u64>,
-    sku_buffers: HashMap<(SupplierId, Sku), u64>,
-    required: HashMap<SupplierId, Vec<AddressField>>,
-    ttl: Duration,
-    sell_stale: bool,
-    feed_capacity: usize,
-    tracker: Option<OrderTracker>,
-}
-
-impl fmt::Debug for FulfillmentBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FulfillmentBuilder")
-            .field("policy", &self.policy)
-            .field("ttl", &self.ttl)
-            .field("sell_stale", &self.sell_stale)
-            .finish_non_exhaustive()
-    }
-}
-
-impl FulfillmentBuilder {
-    /// How lines are assigned to suppliers (default [`RoutingPolicy::MostStock`]).
-    pub fn policy(mut self, policy: RoutingPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Units of every SKU at `supplier` held back from available-to-sell, to absorb the drift
-    /// between syncs.
-    pub fn safety_buffer(mut self, supplier: SupplierId, units: u64) -> Self {
-        self.buffers.insert(supplier, units);
-        self
-    }
-
-    /// Units of one SKU at `supplier` held back; overrides the supplier's buffer for it.
-    pub fn safety_buffer_for(mut self, supplier: SupplierId, sku: Sku, units: u64) -> Self {
-        self.sku_buffers.insert((supplier, sku), units);
-        self
-    }
-
-    /// Address fields `supplier` needs beyond the ones every order has.
-    pub fn require_address_fields(
-        mut self,
-        supplier: SupplierId,
-        fields: impl IntoIterator<Item = AddressField>,
-    ) -> Self {
-        self.required.entry(supplier).or_default().extend(fields);
-        self
-    }
-
-    /// How long a reservation lasts without an acknowledgement (default
-    /// [`DEFAULT_RESERVATION_TTL`]).
-    pub fn reservation_ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
-        self
-    }
-
-    /// Whether stock flagged stale may be promised (default `false`: a supplier that stopped
-    /// answering gets no new orders until it answers again).
-    pub fn sell_stale(mut self, allow: bool) -> Self {
-        self.sell_stale = allow;
-        self
-    }
-
-    /// The order tracker placements are registered with (default: a new one, ack timeout
-    /// [`DEFAULT_ACK_TIMEOUT`](super::tracking::DEFAULT_ACK_TIMEOUT)).
-    pub fn tracker(mut self, tracker: OrderTracker) -> Self {
-        self.tracker = Some(tracker);
-        self
-    }
-
-    /// Queue length of each event subscriber.
-    pub fn feed_capacity(mut self, capacity: usize) -> Self {
-        self.feed_capacity = capacity.max(1);
-        self
-    }
-
-    /// The fulfillment; a [`Config`](ErrorKind::Config) error names settings for suppliers the
-    /// sync does not hold and a zero reservation time.
-    pub fn build(self) -> Result<Fulfillment> {
-        let suppliers = self.sync.suppliers();
-        let known = |id: &SupplierId| suppliers.iter().any(|s| s.id() == id);
-        let mut problems = Vec::new();
-        for id in self
-            .buffers
-            .keys()
-            .chain(self.sku_buffers.keys().map(|(s, _)| s))
-            .chain(self.required.keys())
-        {
-            if !known(id) {
-                problems.push(Problem::new(
-                    "suppliers",
-                    format!("{id} has settings but is not part of the inventory sync"),
-                ));
-            }
-        }
-        if self.ttl.is_zero() {
-            problems.push(Problem::new("reservation_ttl", "must be longer than zero"));
-        }
-        if !problems.is_empty() {
-            return Err(Error::config(problems));
-        }
-        let (feed, _) = broadcast::channel(self.feed_capacity);
-        let tracker = match self.tracker {
-            Some(t) => t,
-            // Same clock as the sync, so reservation and acknowledgement times agree.
-            None => {
-                let sync = self.sync.clone();
-                OrderTracker::builder().clock(move || sync.now()).build()?
-            }
-        };
-        Ok(Fulfillment {
-            inner: Arc::new(Inner {
-                suppliers,
-                sync: self.sync,
-                policy: self.policy,
-                buffers: self.buffers,
-                sku_buffers: self.sku_buffers,
-                required: self.required,
-                ttl: self.ttl,
-                sell_stale: self.sell_stale,
-                ledger: Mutex::new(Ledger::default()),
-                placements: Mutex::new(HashMap::new()),
-                feed,
-                tracker,
-            }),
-        })
-    }
-}
-
-struct Inner {
-    sync: InventorySync,
-    suppliers: Vec<Arc<dyn Dropshipper>>,
-    policy: RoutingPolicy,
-    buffers: HashMap<SupplierId, u64>,
-    sku_buffers: HashMap<(SupplierId, Sku), u64>,
-    required: HashMap<SupplierId, Vec<AddressField>>,
-    ttl: Duration,
-    sell_stale: bool,
-    ledger: Mutex<Ledger>,
-    placements: Mutex<HashMap<OrderRef, Record>>,
-    feed: broadcast::Sender<FulfillmentEvent>,
-    tracker: OrderTracker,
+pub(crate) struct Inner {
+    pub(crate) sync: InventorySync,
+    pub(crate) suppliers: Vec<Arc<dyn Dropshipper>>,
+    pub(crate) policy: RoutingPolicy,
+    pub(crate) buffers: HashMap<SupplierId, u64>,
+    pub(crate) sku_buffers: HashMap<(SupplierId, Sku), u64>,
+    pub(crate) required: HashMap<SupplierId, Vec<AddressField>>,
+    pub(crate) ttl: Duration,
+    pub(crate) sell_stale: bool,
+    pub(crate) ledger: Mutex<Ledger>,
+    pub(crate) placements: Mutex<HashMap<OrderRef, Record>>,
+    pub(crate) feed: broadcast::Sender<FulfillmentEvent>,
+    pub(crate) tracker: OrderTracker,
 }
 
 #[derive(Debug, Clone)]
-enum Record {
+pub(crate) enum Record {
     InFlight,
     Placed(OrderAck),
-}
-
-/// An order that passed validation, was routed, and holds its stock. Serializable: persist it
-/// before [`Fulfillment::place`] so a crash-and-rerun places the same sub-orders under the same
-/// references, which is what keeps a rerun from creating a second supplier order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Accepted {
-    /// The merchant's order.
-    pub order: Order,
-    /// Where each line goes.
-    pub plan: Plan,
-    /// When the reservations lapse if no supplier acknowledges.
-    pub expires_at: DateTime<Utc>,
-}
-
-/// What happened to one sub-order.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum SubOrderOutcome {
-    /// The supplier has the order (`already_existed` when this call found it rather than
-    /// created it: a replay, a lookup after a lost answer).
-    Placed(OrderAck),
-    /// The supplier refused it, or it never left the process; its stock was released.
-    Rejected(Error),
-    /// It may have reached the supplier and nothing could tell whether it was created (no
-    /// lookup by reference, no idempotency at the supplier, or the lookup failed too). Its
-    /// stock stays held as if placed; resolve it with [`Fulfillment::place`] again once the
-    /// supplier answers, which looks it up before placing.
-    Ambiguous(Error),
-    /// Another call is placing this sub-order right now.
-    InProgress,
-}
-
-/// The outcome of [`Fulfillment::place`], per sub-order.
-#[derive(Debug, Clone)]
-pub struct Placement {
-    /// The merchant's reference.
-    pub reference: OrderRef,
-    /// Each sub-order with its outcome, in plan order.
-    pub results: Vec<(SubOrder, SubOrderOutcome)>,
-}
-
-impl Placement {
-    /// Whether every sub-order is placed.
-    pub fn is_complete(&self) -> bool {
-        self.results
-            .iter()
-            .all(|(_, o)| matches!(o, SubOrderOutcome::Placed(_)))
-    }
-
-    /// The acknowledgements received.
-    pub fn acks(&self) -> Vec<&OrderAck> {
-        self.results
-            .iter()
-            .filter_map(|(_, o)| match o {
-                SubOrderOutcome::Placed(ack) => Some(ack),
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-/// An entry of the fulfillment feed. References and supplier ids only: never an address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "event")]
-#[non_exhaustive]
-pub enum FulfillmentEvent {
-    /// Stock was reserved for an accepted order.
-    Reserved {
-        /// The merchant's reference.
-        reference: OrderRef,
-        /// The plan's sub-order references with their suppliers.
-        sub_orders: Vec<(SupplierId, OrderRef)>,
-    },
-    /// A supplier acknowledged a sub-order.
-    Placed(OrderAck),
-    /// A supplier refused a sub-order (its stock was released).
-    Rejected {
-        /// The sub-order reference.
-        reference: OrderRef,
-        /// The supplier.
-        supplier: SupplierId,
-        /// Why, as a kind.
-        kind: ErrorKind,
-    },
-    /// A sub-order's fate is unknown; its stock stays held.
-    Ambiguous {
-        /// The sub-order reference.
-        reference: OrderRef,
-        /// The supplier.
-        supplier: SupplierId,
-    },
-    /// Held stock was returned to available-to-sell.
-    Released {
-        /// The sub-order reference.
-        reference: OrderRef,
-        /// Units released.
-        units: u64,
-    },
-    /// A supplier confirmed a cancellation.
-    Cancelled {
-        /// The sub-order reference.
-        reference: OrderRef,
-        /// The supplier.
-        supplier: SupplierId,
-    },
 }
 
 /// Orders from acceptance to supplier acknowledgement: validation, routing, reservations and
@@ -301,7 +60,7 @@ pub enum FulfillmentEvent {
 /// ```
 #[derive(Clone)]
 pub struct Fulfillment {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl fmt::Debug for Fulfillment {
@@ -313,7 +72,7 @@ impl fmt::Debug for Fulfillment {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every critical section leaves the maps consistent before anything can panic.
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -321,17 +80,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Fulfillment {
     /// A builder over `sync`, whose suppliers orders are placed with.
     pub fn builder(sync: InventorySync) -> FulfillmentBuilder {
-        FulfillmentBuilder {
-            sync,
-            policy: RoutingPolicy::default(),
-            buffers: HashMap::new(),
-            sku_buffers: HashMap::new(),
-            required: HashMap::new(),
-            ttl: DEFAULT_RESERVATION_TTL,
-            sell_stale: false,
-            feed_capacity: 1024,
-            tracker: None,
-        }
+        FulfillmentBuilder::new(sync)
     }
 
     /// A fulfillment over `sync` with the file's `"fulfillment"` section and each supplier's

@@ -85,6 +85,34 @@ fn summary(out: &Output) -> Value {
     serde_json::from_str(last).unwrap_or_else(|e| panic!("last stdout line {last:?}: {e}"))
 }
 
+/// A free loopback port (bound, then released for the program under test to take).
+fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// Waits until the program under test listens on `addr`, then points every sandbox
+/// supplier's webhooks at it.
+async fn send_webhooks_to(sandbox: &Sandbox, addr: &str) {
+    let mut up = false;
+    for _ in 0..250 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(up, "nothing listened on {addr}");
+    for s in SandboxSupplier::ALL {
+        sandbox
+            .register_webhook(s, &format!("http://{addr}/webhooks/{}", s.id()))
+            .expect("register webhook");
+    }
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -225,12 +253,7 @@ async fn place_order_places_once_and_reports_the_supplier_order() {
 async fn webhook_receiver_accepts_signed_deliveries_and_refuses_forgeries() {
     let sandbox = Sandbox::start().await.unwrap();
     let config = TempFile::with(&sandbox.config_json());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr();
     let receiver = tokio::spawn(run(
         "webhook_receiver",
         vec![
@@ -242,21 +265,7 @@ async fn webhook_receiver_accepts_signed_deliveries_and_refuses_forgeries() {
             "3".into(),
         ],
     ));
-    // Wait until it listens.
-    let mut up = false;
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(up, "the receiver never listened on {addr}");
-    for s in SandboxSupplier::ALL {
-        sandbox
-            .register_webhook(s, &format!("http://{addr}/webhooks/{}", s.id()))
-            .unwrap();
-    }
+    send_webhooks_to(&sandbox, &addr).await;
     sandbox
         .set_stock(SandboxSupplier::Graphql, "MUG-BLUE", "Main warehouse", 7)
         .unwrap();
@@ -356,12 +365,7 @@ async fn sync_inventory_keeps_exact_stock_from_webhooks_and_crawls_while_it_runs
     config["sync"] = json!({"crawl_interval": "300ms", "jitter": 0.0});
     let config = TempFile::with(&config.to_string());
     let stock_file = TempFile::with("");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr();
     let args: Vec<String> = [
         "--config",
         config.path(),
@@ -375,20 +379,7 @@ async fn sync_inventory_keeps_exact_stock_from_webhooks_and_crawls_while_it_runs
     .map(String::from)
     .to_vec();
     let job = tokio::spawn(run("sync_inventory", args));
-    let mut up = false;
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(up, "never listened on {addr}");
-    for s in SandboxSupplier::ALL {
-        sandbox
-            .register_webhook(s, &format!("http://{addr}/webhooks/{}", s.id()))
-            .unwrap();
-    }
+    send_webhooks_to(&sandbox, &addr).await;
     // One change arrives by webhook; one webhook is lost and only a crawl can tell.
     sandbox
         .set_stock(SandboxSupplier::Graphql, "MUG-BLUE", "Main warehouse", 7)

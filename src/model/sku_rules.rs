@@ -1,6 +1,4 @@
-use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -212,7 +210,7 @@ impl SkuRules {
     }
 
     /// [`normalize`](SkuRules::normalize) for a spelling already through [`spelled`](Self::spelled).
-    fn normalize_spelled(&self, s: &str) -> Result<Sku, SkuError> {
+    pub(crate) fn normalize_spelled(&self, s: &str) -> Result<Sku, SkuError> {
         if let Some(c) = self.reverse.get(s) {
             return Ok(c.clone());
         }
@@ -251,7 +249,7 @@ impl SkuRules {
     /// Whether distinct spellings always have distinct canonical SKUs: no alias, prefix,
     /// suffix, separator or case rule can make two of them meet (the canonical SKU is the
     /// spelling itself). A page then needs no collision check.
-    fn one_to_one(&self) -> bool {
+    pub(crate) fn one_to_one(&self) -> bool {
         let s = &self.spec;
         self.reverse.is_empty()
             && s.supplier_prefix.is_none()
@@ -272,7 +270,7 @@ impl SkuRules {
     }
 
     /// The spelling the rules compare: trimmed unless `trim` is off.
-    fn spelled<'a>(&self, raw: &'a str) -> &'a str {
+    pub(crate) fn spelled<'a>(&self, raw: &'a str) -> &'a str {
         if self.spec.trim { raw.trim() } else { raw }
     }
 
@@ -284,37 +282,17 @@ impl SkuRules {
         Grouped { results, groups }
     }
 
-    /// [`normalize_all`](Self::normalize_all) with the errors unboxed.
+    /// Every input's canonical SKU or why it has none, colliding spellings each getting the
+    /// [`SkuError::Collision`]: the plain reference the streaming mapper
+    /// (`adapters::items::StockMapper`) is tested against.
     #[cfg(test)]
     pub(crate) fn normalize_each<'a, I>(&self, raws: I) -> Vec<Result<Sku, SkuError>>
     where
         I: IntoIterator<Item = &'a str>,
     {
-        self.normalize_all(raws)
-            .into_iter()
-            .map(|r| r.map_err(|e| *e))
-            .collect()
-    }
-
-    /// Like [`normalize_batch`](SkuRules::normalize_batch), answering for every input in
-    /// order: its canonical SKU, or why it has none (colliding spellings each get the
-    /// [`SkuError::Collision`]). Spellings are compared after trimming (when `trim` is on).
-    /// Errors are boxed so that an answer is the size of a `Sku`, halving the buffer of a
-    /// 10,000-item page.
-    pub(crate) fn normalize_all<'a, I>(&self, raws: I) -> Vec<Result<Sku, Box<SkuError>>>
-    where
-        I: IntoIterator<Item = &'a str>,
-    {
         let spelled: Vec<&str> = raws.into_iter().map(|r| self.spelled(r)).collect();
-        let mut results: Vec<Result<Sku, Box<SkuError>>> = spelled
-            .iter()
-            .map(|s| self.normalize_spelled(s).map_err(Box::new))
-            .collect();
-        // Collisions are rare: only when one is found are the spellings grouped, which costs an
-        // allocation per distinct SKU.
-        if self.one_to_one() || !any_collision(&spelled, &results) {
-            return results;
-        }
+        let mut results: Vec<Result<Sku, SkuError>> =
+            spelled.iter().map(|s| self.normalize_spelled(s)).collect();
         let (group_of, groups) = group_by_canonical(&spelled, &results);
         let errors: Vec<Option<SkuError>> = groups
             .iter()
@@ -325,7 +303,7 @@ impl SkuRules {
             .collect();
         for (r, g) in results.iter_mut().zip(&group_of) {
             if let Some(Some(err)) = errors.get(*g) {
-                *r = Err(Box::new(err.clone()));
+                *r = Err(err.clone());
             }
         }
         results
@@ -381,53 +359,6 @@ impl SkuRules {
             rejected,
             index,
         }
-    }
-}
-
-/// Whether two distinct spellings may share a canonical SKU; when this says yes,
-/// [`group_by_canonical`] tells exactly. The canonical text is hashed with SipHash under the
-/// process's random key (the std default), not a faster unkeyed hash: it is the supplier's
-/// text, and with a public hash function a hostile answer could make every insert land in one
-/// place, turning this linear check quadratic. Hashing is a small part of a page's cost. The
-/// table holds only the 64-bit hash and an index (half the size of text keys).
-fn any_collision<E>(spelled: &[&str], results: &[Result<Sku, E>]) -> bool {
-    let keyed = RandomState::new();
-    // Hash of the canonical text -> the first input that has it.
-    let mut first: HashMap<u64, usize, BuildHasherDefault<Prehashed>> =
-        HashMap::with_capacity_and_hasher(results.len(), BuildHasherDefault::default());
-    for (i, (r, s)) in results.iter().zip(spelled).enumerate() {
-        let Ok(c) = r else { continue };
-        match first.entry(keyed.hash_one(c.as_str())) {
-            Entry::Vacant(v) => {
-                v.insert(i);
-            }
-            // The same spelling again (one row per warehouse) has the same canonical SKU; any
-            // other spelling is a collision, or two SKUs sharing a hash, which the exact
-            // grouping tells apart.
-            Entry::Occupied(o) if spelled.get(*o.get()) != Some(s) => return true,
-            Entry::Occupied(_) => {}
-        }
-    }
-    false
-}
-
-/// The hasher of a table whose keys are already keyed hashes: it passes them through.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
     }
 }
 

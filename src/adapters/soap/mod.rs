@@ -136,7 +136,7 @@ use self::envelope::{EnvelopeInput, EnvelopeStyle, write_envelope};
 use self::fault::FaultPolicy;
 use self::read::{Capture, Mode, Scanned, Values, is_refusal, scan, utf8};
 use self::spec::{ItemsSpec, OpSpec, Replay, SoapSpec};
-use crate::adapters::items::{RawStockItem, map_stock_items, sum_quantities};
+use crate::adapters::items::{RawStockItem, StockMapper, sum_quantities};
 use crate::auth::wsse::UsernameToken;
 use crate::config::SupplierConfig;
 use crate::dropshipper::{Capabilities, Cursor, Dropshipper, ItemProblem, Page, StockAnswer};
@@ -384,18 +384,18 @@ impl SoapCodec {
         body: &[u8],
         observed_at: DateTime<Utc>,
     ) -> Result<(Vec<StockLevel>, Vec<ItemProblem>)> {
-        // An item is rarely under 256 bytes of XML (envelope, element names, values): sizing
-        // for that avoids regrowing (and copying) a large list, and reserves little for a
-        // small answer.
-        let mut raw = Vec::with_capacity((body.len() / 256).min(MAX_ITEMS_RESERVED));
-        self.for_each_stock_item(operation, body, |i| raw.push(i))?;
-        Ok(map_stock_items(
+        // Each item is mapped as it is read: no list of raw items for the whole answer. An
+        // item is rarely under 256 bytes of XML, which sizes the levels without regrowth.
+        let expected = (body.len() / 256).min(MAX_LEVELS_RESERVED);
+        let mut mapper = StockMapper::new(
             &self.supplier,
             operation,
             &self.sku_rules,
-            raw,
             observed_at,
-        ))
+            expected,
+        );
+        self.for_each_stock_item(operation, body, |i| mapper.push(i))?;
+        Ok(mapper.finish())
     }
 
     fn envelope(&self, op: &OpSpec, input: &EnvelopeInput<'_>) -> Result<Vec<u8>> {
@@ -641,8 +641,8 @@ fn resigned(
     }
 }
 
-/// Most items reserved up front for one answer's stock levels.
-const MAX_ITEMS_RESERVED: usize = 65_536;
+/// Most stock levels reserved up front for one answer.
+const MAX_LEVELS_RESERVED: usize = 65_536;
 
 impl SoapSupplier {
     /// Builds the supplier from its config, with the default transport hooks.

@@ -42,6 +42,8 @@ struct FakeSupplier {
     no_dedupe: Arc<std::sync::atomic::AtomicBool>,
     /// Answers lookups with 500.
     lookups_down: Arc<std::sync::atomic::AtomicBool>,
+    /// Prints to order: no stock to check or take.
+    made_to_order: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FakeSupplier {
@@ -98,7 +100,11 @@ impl FakeSupplier {
             })
             .unwrap_or_default();
         let mut stock = self.stock.lock().unwrap();
+        let made_to_order = self.made_to_order.load(Ordering::SeqCst);
         for (sku, q) in &lines {
+            if made_to_order {
+                break;
+            }
             if sku == "discontinued" {
                 return ResponseTemplate::new(422)
                     .set_body_json(json!({"message": format!("{sku} is discontinued")}));
@@ -109,7 +115,9 @@ impl FakeSupplier {
             }
         }
         for (sku, q) in &lines {
-            *stock.entry(sku.clone()).or_default() -= q;
+            if !made_to_order {
+                *stock.entry(sku.clone()).or_default() -= q;
+            }
         }
         let id = format!("SUP-{}", orders.len() + 1);
         orders.insert(
@@ -689,4 +697,47 @@ async fn a_rerun_in_a_new_process_finds_the_order_at_a_supplier_that_does_not_de
     assert!(err.to_string().contains("could not check"), "{err}");
     assert_eq!(fake.posts.load(Ordering::SeqCst), 1);
     assert!(third.holds().is_empty());
+}
+
+#[tokio::test]
+async fn a_print_on_demand_supplier_takes_what_it_can_spell_without_a_stock_count() {
+    let warehouse = FakeSupplier::with_stock(&[("mug", 3)]);
+    let pod = FakeSupplier::default();
+    pod.made_to_order.store(true, Ordering::SeqCst);
+    let (sw, sp) = (warehouse.serve().await, pod.serve().await);
+    let sync = synced(vec![
+        rest_supplier("warehouse", &sw, true),
+        rest_supplier("pod", &sp, true),
+    ])
+    .await;
+    let f = Fulfillment::builder(sync)
+        .untracked_stock(SupplierId::new("pod").unwrap())
+        .build()
+        .unwrap();
+    // One supplier that can ship the whole order takes it: the printer, since the warehouse
+    // has no posters.
+    let plan = f
+        .plan(&order("SO-POD", &[("MUG", 2), ("POSTER-A2", 40)]))
+        .unwrap();
+    assert_eq!(plan.sub_orders.len(), 1);
+    assert_eq!(plan.sub_orders[0].supplier.as_str(), "pod");
+    // Mugs alone: both could, and the one that holds them in stock comes first.
+    let mugs = f.plan(&order("SO-MUG", &[("MUG", 2)])).unwrap();
+    assert_eq!(mugs.sub_orders[0].supplier.as_str(), "warehouse");
+    let placement = f
+        .fulfill(&order("SO-POD", &[("MUG", 2), ("POSTER-A2", 40)]))
+        .await
+        .unwrap();
+    assert!(placement.is_complete(), "{placement:?}");
+    assert_eq!((warehouse.order_count(), pod.order_count()), (0, 1));
+    assert!(
+        f.fulfill(&order("SO-MUG", &[("MUG", 2)]))
+            .await
+            .unwrap()
+            .is_complete()
+    );
+    assert_eq!((warehouse.order_count(), pod.order_count()), (1, 1));
+    // Past the warehouse's stock, the printer takes the mugs too.
+    let more = f.plan(&order("SO-POD-2", &[("MUG", 5)])).unwrap();
+    assert_eq!(more.sub_orders[0].supplier.as_str(), "pod");
 }

@@ -221,6 +221,10 @@ pub struct SupplierFulfillmentConfig {
     /// Unit cost per canonical SKU, as `"4.50 USD"`, for `"routing": "lowest_cost"`.
     #[serde(default)]
     pub unit_costs: BTreeMap<String, String>,
+    /// The supplier makes to order (print-on-demand) and keeps no stock count: it takes any
+    /// SKU it can spell.
+    #[serde(default)]
+    pub untracked_stock: bool,
 }
 
 impl SupplierFulfillmentConfig {

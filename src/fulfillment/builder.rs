@@ -22,6 +22,7 @@ pub const DEFAULT_RESERVATION_TTL: Duration = Duration::from_secs(15 * 60);
 /// Builds a [`Fulfillment`].
 pub struct FulfillmentBuilder {
     pub(crate) sync: InventorySync,
+    untracked: std::collections::HashSet<SupplierId>,
     policy: RoutingPolicy,
     buffers: HashMap<SupplierId, u64>,
     sku_buffers: HashMap<(SupplierId, Sku), u64>,
@@ -54,6 +55,7 @@ impl FulfillmentBuilder {
             sell_stale: false,
             feed_capacity: 1024,
             tracker: None,
+            untracked: std::collections::HashSet::new(),
         }
     }
 
@@ -67,6 +69,14 @@ impl FulfillmentBuilder {
     /// between syncs.
     pub fn safety_buffer(mut self, supplier: SupplierId, units: u64) -> Self {
         self.buffers.insert(supplier, units);
+        self
+    }
+
+    /// `supplier` makes to order (print-on-demand) and keeps no stock count: it can take any
+    /// SKU it can spell, whatever the sync holds for it. Under `most_stock` routing it comes
+    /// after suppliers that hold the units.
+    pub fn untracked_stock(mut self, supplier: SupplierId) -> Self {
+        self.untracked.insert(supplier);
         self
     }
 
@@ -124,6 +134,7 @@ impl FulfillmentBuilder {
             .keys()
             .chain(self.sku_buffers.keys().map(|(s, _)| s))
             .chain(self.required.keys())
+            .chain(self.untracked.iter())
         {
             if !known(id) {
                 problems.push(Problem::new(
@@ -161,6 +172,7 @@ impl FulfillmentBuilder {
                 placements: Mutex::new(HashMap::new()),
                 feed,
                 tracker,
+                untracked: self.untracked,
             }),
         })
     }

@@ -35,7 +35,11 @@ pub(crate) struct Inner {
     pub(crate) placements: Mutex<HashMap<OrderRef, Record>>,
     pub(crate) feed: broadcast::Sender<FulfillmentEvent>,
     pub(crate) tracker: OrderTracker,
+    pub(crate) untracked: std::collections::HashSet<SupplierId>,
 }
+
+/// What a supplier with untracked stock (made to order) can take of any SKU it spells.
+const UNTRACKED_UNITS: u64 = crate::model::MAX_STOCK_QUANTITY;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Record {
@@ -109,6 +113,9 @@ impl Fulfillment {
                     cfg.required_address_fields.iter().copied(),
                 );
             }
+            if cfg.untracked_stock {
+                builder = builder.untracked_stock(s.id.clone());
+            }
             for (sku, cost) in cfg.costs() {
                 book = book.with(s.id.clone(), sku, cost);
             }
@@ -175,7 +182,9 @@ impl Fulfillment {
                 None => per.push((s.supplier, units, Some(s.observed_at))),
             }
         }
-        per.into_iter()
+        let mut out: Vec<Candidate> = per
+            .into_iter()
+            .filter(|(id, _, _)| !self.inner.untracked.contains(id))
             .filter(|(id, _, _)| {
                 self.supplier(id)
                     .is_some_and(|d| d.capabilities().place_order)
@@ -188,12 +197,28 @@ impl Fulfillment {
                 Candidate {
                     supplier,
                     available,
+                    untracked: false,
                 }
             })
-            .collect()
+            .collect();
+        // Makers to order: any SKU they can spell, with no count to check against.
+        for d in &self.inner.suppliers {
+            if self.inner.untracked.contains(d.id())
+                && d.capabilities().place_order
+                && d.supplier_sku(sku).is_ok()
+            {
+                out.push(Candidate {
+                    supplier: d.id().clone(),
+                    available: UNTRACKED_UNITS,
+                    untracked: true,
+                });
+            }
+        }
+        out
     }
 
-    /// Units of `sku` that a new order could reserve now, across suppliers.
+    /// Units of `sku` that a new order could reserve now, across suppliers (a supplier with
+    /// untracked stock counts as [`MAX_STOCK_QUANTITY`](crate::MAX_STOCK_QUANTITY)).
     pub fn available_to_sell(&self, sku: &Sku) -> u64 {
         let now = self.inner.sync.now();
         let mut ledger = lock(&self.inner.ledger);

@@ -55,6 +55,18 @@ pub struct Candidate {
     pub supplier: SupplierId,
     /// Units it can promise.
     pub available: u64,
+    /// The supplier makes to order and keeps no stock count (print-on-demand): `available`
+    /// is a ceiling, not a count, and `most_stock` routing ranks it after suppliers that hold
+    /// the units.
+    pub untracked: bool,
+}
+
+impl Candidate {
+    /// The units `most_stock` ranks by: none for a supplier without a stock count, so one
+    /// that holds the units comes first.
+    fn ranked_units(&self) -> u64 {
+        if self.untracked { 0 } else { self.available }
+    }
 }
 
 /// The part of an order one supplier ships.
@@ -151,7 +163,7 @@ pub(crate) fn route(
                 cands.iter().any(|x| {
                     let ok = x.supplier == c.supplier && x.available >= u64::from(line.quantity);
                     if ok {
-                        total_units = total_units.saturating_add(x.available);
+                        total_units = total_units.saturating_add(x.ranked_units());
                         total_cost = total_cost.saturating_add(
                             rank_key(policy, &x.supplier, Some(&line.sku), x.available)
                                 .1
@@ -189,7 +201,7 @@ pub(crate) fn route(
     let mut shortages = Vec::new();
     for (i, (line, cands)) in lines.iter().zip(candidates).enumerate() {
         let mut ranked: Vec<&Candidate> = cands.iter().filter(|c| c.available > 0).collect();
-        ranked.sort_by_key(|c| rank_key(policy, &c.supplier, Some(&line.sku), c.available));
+        ranked.sort_by_key(|c| rank_key(policy, &c.supplier, Some(&line.sku), c.ranked_units()));
         let mut left = u64::from(line.quantity);
         // A line that one supplier can take whole is not split.
         if let Some(c) = ranked.iter().find(|c| c.available >= left) {
@@ -254,6 +266,7 @@ mod tests {
         Candidate {
             supplier: id(s),
             available: n,
+            untracked: false,
         }
     }
     fn reference() -> OrderRef {

@@ -741,3 +741,29 @@ async fn a_print_on_demand_supplier_takes_what_it_can_spell_without_a_stock_coun
     let more = f.plan(&order("SO-POD-2", &[("MUG", 5)])).unwrap();
     assert_eq!(more.sub_orders[0].supplier.as_str(), "pod");
 }
+
+#[tokio::test]
+async fn stale_stock_is_not_promised_unless_allowed() {
+    let fake = FakeSupplier::with_stock(&[("mug", 6)]);
+    let server = fake.serve().await;
+    let sync = InventorySync::builder()
+        .supplier(rest_supplier("acme", &server, true))
+        .max_age(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    sync.crawl_all().await;
+    let strict = Fulfillment::builder(sync.clone()).build().unwrap();
+    let lenient = Fulfillment::builder(sync).sell_stale(true).build().unwrap();
+    assert_eq!(strict.available_to_sell(&sku("MUG")), 6);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(
+        strict.available_to_sell(&sku("MUG")),
+        0,
+        "stale: not promised"
+    );
+    let err = strict
+        .accept(&order("SO-STALE", &[("MUG", 1)]))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutOfStock);
+    assert_eq!(lenient.available_to_sell(&sku("MUG")), 6);
+}

@@ -287,6 +287,15 @@ async fn a_failing_supplier_keeps_serving_its_last_stock_flagged_stale() {
         ats.of(&flaky).unwrap().stale_for,
         Some(Duration::from_secs(700))
     );
+    let (f, st) = (ats.of(&flaky).unwrap(), ats.of(&steady).unwrap());
+    assert_eq!(
+        (f.guaranteed, f.fresh, st.guaranteed, st.fresh),
+        (7, 0, 2, 2)
+    );
+    assert!(
+        f.observed_at < st.observed_at,
+        "the newest value of each supplier"
+    );
 
     let fresh = sync.freshness();
     assert!(fresh[0].stale && !fresh[1].stale);

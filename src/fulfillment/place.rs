@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -20,7 +20,7 @@ use crate::error::{Dispatch, Error, ErrorKind, Problem, Result};
 use crate::model::{
     Order, OrderAck, OrderHandle, OrderRef, OrderState, OrderStatus, Sku, SupplierId,
 };
-use crate::sync::InventorySync;
+use crate::sync::{InventorySync, lock};
 
 pub(crate) struct Inner {
     pub(crate) sync: InventorySync,
@@ -74,11 +74,6 @@ impl fmt::Debug for Fulfillment {
             .field("holds", &lock(&self.inner.ledger).all().len())
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section leaves the maps consistent before anything can panic.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Fulfillment {
@@ -167,27 +162,25 @@ impl Fulfillment {
             .unwrap_or(0)
     }
 
-    /// Units of `sku` at each supplier that can take orders, after stale values (unless
-    /// allowed), safety buffers and holds.
+    /// Units of `sku` at each supplier that can take orders (the sync's available-to-sell),
+    /// after stale values (unless allowed), safety buffers and holds.
     fn candidates(&self, sku: &Sku, ledger: &mut Ledger, now: DateTime<Utc>) -> Vec<Candidate> {
-        let mut per: Vec<(SupplierId, u64, Option<DateTime<Utc>>)> = Vec::new();
-        for s in self.inner.sync.effective_stock(sku) {
-            let usable = s.stale_for.is_none() || self.inner.sell_stale;
-            let units = if usable { s.available.guaranteed() } else { 0 };
-            match per.iter_mut().find(|(id, _, _)| *id == s.supplier) {
-                Some(e) => {
-                    e.1 = e.1.saturating_add(units);
-                    e.2 = e.2.max(Some(s.observed_at));
-                }
-                None => per.push((s.supplier, units, Some(s.observed_at))),
-            }
-        }
-        let mut out: Vec<Candidate> = per
+        let ats = self.inner.sync.available_to_sell(sku);
+        let mut out: Vec<Candidate> = ats
+            .suppliers
             .into_iter()
-            .filter(|(id, _, _)| !self.inner.untracked.contains(id))
-            .filter(|(id, _, _)| {
-                self.supplier(id)
+            .filter(|a| !self.inner.untracked.contains(&a.supplier))
+            .filter(|a| {
+                self.supplier(&a.supplier)
                     .is_some_and(|d| d.capabilities().place_order)
+            })
+            .map(|a| {
+                let units = if self.inner.sell_stale {
+                    a.guaranteed
+                } else {
+                    a.fresh
+                };
+                (a.supplier, units, Some(a.observed_at))
             })
             .map(|(supplier, units, last_read)| {
                 let held = ledger.held(&supplier, sku, now, last_read);

@@ -331,20 +331,26 @@ impl InventorySync {
         };
         for s in self.effective_stock(sku) {
             let units = s.available.guaranteed();
-            if s.stale_for.is_some() {
+            let fresh = if s.stale_for.is_some() {
                 out.stale = out.stale.saturating_add(units);
+                0
             } else {
                 out.fresh = out.fresh.saturating_add(units);
-            }
+                units
+            };
             match out.suppliers.iter_mut().find(|a| a.supplier == s.supplier) {
                 Some(a) => {
                     a.guaranteed = a.guaranteed.saturating_add(units);
+                    a.fresh = a.fresh.saturating_add(fresh);
+                    a.observed_at = a.observed_at.max(s.observed_at);
                     a.exact &= s.available.exact().is_some();
                     a.stale_for = a.stale_for.max(s.stale_for);
                 }
                 None => out.suppliers.push(SupplierAvailable {
                     supplier: s.supplier,
                     guaranteed: units,
+                    fresh,
+                    observed_at: s.observed_at,
                     exact: s.available.exact().is_some(),
                     stale_for: s.stale_for,
                 }),
@@ -458,6 +464,9 @@ pub(crate) fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> Duration {
     (now - then).to_std().unwrap_or(Duration::ZERO)
 }
 
+/// A mutex's guard even after a panic elsewhere poisoned it: every critical section of the
+/// sync and of fulfillment leaves its data whole before anything can panic, so the data is
+/// still sound.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -25,6 +25,7 @@ mod view;
 
 pub use feed::{Change, ChangeFeed, Feed, FeedError, StockChange};
 pub use inventory::InventorySync;
+pub(crate) use inventory::lock;
 pub use reconcile::{Discrepancy, ReconcileCounts, WrongPath};
 pub use schedule::SyncTask;
 pub use settings::{

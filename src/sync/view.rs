@@ -64,6 +64,11 @@ pub struct SupplierAvailable {
     pub supplier: SupplierId,
     /// Units it guarantees ([`Availability::guaranteed`], summed over warehouses).
     pub guaranteed: u64,
+    /// The part of `guaranteed` from values that are not stale.
+    pub fresh: u64,
+    /// When the newest of its values was true: a reservation made before this was already
+    /// reflected in what it reported.
+    pub observed_at: DateTime<Utc>,
     /// Whether every warehouse gave an exact count (else `guaranteed` is a lower bound).
     pub exact: bool,
     /// `Some(age)` of its oldest value, when any of them is stale.

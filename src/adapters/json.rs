@@ -709,10 +709,11 @@ impl<'de, 's> Visitor<'de> for ChildKey<'s> {
     }
 }
 
-/// Reads an element's key, answering its slot among the selection's keys.
-struct SlotKey<'s>(&'s [String]);
+/// Reads an object key without keeping it, answering where it leads: its slot among a
+/// selection's keys, or the pick child it names. One visitor for both readers.
+struct KeyPosition<F>(F);
 
-impl<'de> DeserializeSeed<'de> for SlotKey<'_> {
+impl<'de, F: FnOnce(&str) -> Option<usize>> DeserializeSeed<'de> for KeyPosition<F> {
     type Value = Option<usize>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
@@ -720,7 +721,7 @@ impl<'de> DeserializeSeed<'de> for SlotKey<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for SlotKey<'_> {
+impl<'de, F: FnOnce(&str) -> Option<usize>> Visitor<'de> for KeyPosition<F> {
     type Value = Option<usize>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -728,7 +729,7 @@ impl<'de> Visitor<'de> for SlotKey<'_> {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|k| k == key))
+        Ok((self.0)(key))
     }
 }
 
@@ -790,7 +791,9 @@ impl<'de> Visitor<'de> for ListVisitor<'_> {
 
 fn read_fields<'de, A: MapAccess<'de>>(sel: &Selection, mut map: A) -> Result<Item, A::Error> {
     let mut slots: Box<[Option<Value>]> = vec![None; sel.keys.len()].into_boxed_slice();
-    while let Some(slot) = map.next_key_seed(SlotKey(&sel.keys))? {
+    while let Some(slot) =
+        map.next_key_seed(KeyPosition(|k: &str| sel.keys.iter().position(|x| x == k)))?
+    {
         match slot.and_then(|s| slots.get_mut(s)) {
             Some(slot) => *slot = Some(map.next_value()?),
             None => {
@@ -1219,7 +1222,9 @@ impl<'de> Visitor<'de> for PickWalk<'_, '_> {
         self.saw("an object");
         let node = self.node;
         let mut seen: u64 = 0;
-        while let Some(pos) = map.next_key_seed(PickKey(node))? {
+        while let Some(pos) = map.next_key_seed(KeyPosition(|k: &str| {
+            node.children.iter().position(|c| c.key == k)
+        }))? {
             match pos {
                 Some(pos) => {
                     let child = &node.children[pos].node;
@@ -1279,29 +1284,6 @@ impl<'de> DeserializeSeed<'de> for PickSeed<'_> {
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Picked, D::Error> {
         self.0.read(d)
-    }
-}
-
-/// Reads an object key, answering the position of the pick child it leads to.
-struct PickKey<'s>(&'s PickNode);
-
-impl<'de> DeserializeSeed<'de> for PickKey<'_> {
-    type Value = Option<usize>;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for PickKey<'_> {
-    type Value = Option<usize>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.children.iter().position(|c| c.key == key))
     }
 }
 

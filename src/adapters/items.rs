@@ -168,6 +168,21 @@ impl<'a> StockMapper<'a> {
         }
     }
 
+    /// Makes room for `additional` more levels, when the caller learns how many to expect
+    /// after the mapper was made.
+    pub fn reserve(&mut self, additional: usize) {
+        self.levels.reserve(additional);
+        self.level_items.reserve(additional);
+        if !self.rules.one_to_one() {
+            self.first_spelling.reserve(additional);
+        }
+    }
+
+    /// Whether no item has been pushed yet.
+    pub fn is_empty(&self) -> bool {
+        self.next == 0
+    }
+
     fn problem(&self, raw_id: Option<String>, error: Error) -> ItemProblem {
         ItemProblem {
             raw_id,

@@ -21,6 +21,9 @@ impl CaseRule {
     fn apply(self, s: &str) -> String {
         match self {
             CaseRule::Preserve => s.to_string(),
+            // ASCII (nearly every SKU) folds by byte, without the Unicode tables.
+            CaseRule::Upper if s.is_ascii() => s.to_ascii_uppercase(),
+            CaseRule::Lower if s.is_ascii() => s.to_ascii_lowercase(),
             CaseRule::Upper => s.to_uppercase(),
             CaseRule::Lower => s.to_lowercase(),
         }

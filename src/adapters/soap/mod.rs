@@ -233,6 +233,14 @@ fn parse_quantity(text: &str) -> Result<(Availability, Option<StockWarning>), St
     if let Ok(n) = t.parse::<i64>() {
         return Availability::from_count(n);
     }
+    // Decimal-typed quantities (`12.0000`, as `xsd:decimal` services send them) are whole
+    // numbers read without a float.
+    if let Some((whole, fraction)) = t.split_once('.')
+        && fraction.bytes().all(|b| b == b'0')
+        && let Ok(n) = whole.parse::<i64>()
+    {
+        return Availability::from_count(n);
+    }
     if !t.is_empty()
         && t.bytes()
             .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+'))
@@ -350,6 +358,17 @@ impl SoapCodec {
         body: &[u8],
         mut each: impl FnMut(RawStockItem),
     ) -> Result<usize> {
+        self.stream_stock_items(operation, body, |item, _| each(item))
+    }
+
+    /// [`for_each_stock_item`](Self::for_each_stock_item), also handing over each item's byte
+    /// span in the body.
+    fn stream_stock_items(
+        &self,
+        operation: Operation,
+        body: &[u8],
+        mut each: impl FnMut(RawStockItem, (u64, u64)),
+    ) -> Result<usize> {
         let items = self.items_spec(operation)?;
         let text = utf8(body).map_err(|e| self.enrich(e, operation))?;
         let mut count = 0usize;
@@ -364,7 +383,7 @@ impl SoapCodec {
             &mut none,
             &mut |v| {
                 count += 1;
-                each(raw_item(items, v));
+                each(raw_item(items, v), v.span());
                 Ok(())
             },
             Mode::Full,
@@ -384,17 +403,21 @@ impl SoapCodec {
         body: &[u8],
         observed_at: DateTime<Utc>,
     ) -> Result<(Vec<StockLevel>, Vec<ItemProblem>)> {
-        // Each item is mapped as it is read: no list of raw items for the whole answer. An
-        // item is rarely under 256 bytes of XML, which sizes the levels without regrowth.
-        let expected = (body.len() / 256).min(MAX_LEVELS_RESERVED);
-        let mut mapper = StockMapper::new(
-            &self.supplier,
-            operation,
-            &self.sku_rules,
-            observed_at,
-            expected,
-        );
-        self.for_each_stock_item(operation, body, |i| mapper.push(i))?;
+        // Each item is mapped as it is read: no list of raw items for the whole answer. The
+        // first item's size estimates how many follow, so the levels are sized once, neither
+        // regrown (a copy of every level so far) nor reserved for items that never come.
+        let mut mapper =
+            StockMapper::new(&self.supplier, operation, &self.sku_rules, observed_at, 1);
+        let len = body.len() as u64;
+        self.stream_stock_items(operation, body, |item, (start, end)| {
+            if mapper.is_empty() {
+                let size = end.saturating_sub(start).max(1);
+                let rest = len.saturating_sub(end) / size;
+                let more = usize::try_from(rest + rest / 8).unwrap_or(usize::MAX);
+                mapper.reserve(more.min(MAX_LEVELS_RESERVED));
+            }
+            mapper.push(item);
+        })?;
         Ok(mapper.finish())
     }
 
@@ -1103,6 +1126,19 @@ mod tests {
         assert_eq!(parse_quantity(">10").unwrap().0, Availability::AtLeast(11));
         assert!(parse_quantity("1.5").is_err());
         assert!(parse_quantity("lots").is_err());
+        // The whole-number fast path agrees with the float path on every edge.
+        assert_eq!(parse_quantity("7.").unwrap().0, Availability::Exact(7));
+        assert_eq!(parse_quantity("+7.00").unwrap().0, Availability::Exact(7));
+        assert_eq!(
+            parse_quantity("-3.000").unwrap(),
+            (
+                Availability::Exact(0),
+                Some(StockWarning::NegativeClamped { raw: -3 })
+            )
+        );
+        assert!(parse_quantity("99999999999999999999.0").is_err());
+        assert!(parse_quantity("1e3.0").is_err());
+        assert_eq!(parse_quantity(".0").unwrap().0, Availability::Exact(0));
         assert_eq!(parse_flag("1"), Some(true));
         assert_eq!(parse_flag("out of stock"), Some(false));
         assert_eq!(parse_flag("maybe"), None);

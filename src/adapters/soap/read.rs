@@ -87,25 +87,44 @@ impl<'i> XmlReader<'i> {
     #[inline]
     fn track(&mut self, event: &Event<'_>) -> Result<()> {
         match event {
-            Event::Start(e) => {
-                self.level += 1;
-                self.declare(e)?;
+            Event::Start(e) => self.enter(e, false),
+            Event::Empty(e) => self.enter(e, true),
+            Event::End(_) => {
+                self.leave();
+                Ok(())
             }
-            Event::Empty(e) => {
-                self.level += 1;
-                self.declare(e)?;
-                self.pending_pop = true;
-            }
-            Event::End(_) => self.pending_pop = true,
-            _ => {}
+            _ => Ok(()),
         }
-        Ok(())
     }
 
+    /// An element starts (and for an empty element, also ends): its declarations come into
+    /// scope.
+    #[inline]
+    fn enter(&mut self, start: &BytesStart<'_>, empty: bool) -> Result<()> {
+        self.level += 1;
+        self.pending_pop = empty;
+        self.declare(start)
+    }
+
+    /// An element ends: its declarations leave scope once the next event is read.
+    #[inline]
+    fn leave(&mut self) {
+        self.pending_pop = true;
+    }
+
+    /// Takes in `start`'s namespace declarations, if it has any: the check is inlined into
+    /// every event, the reading of the attributes is not.
+    #[inline]
     fn declare(&mut self, start: &BytesStart<'_>) -> Result<()> {
-        if !start.attributes_raw().contains("xmlns") {
-            return Ok(());
+        if mentions_xmlns(start.attributes_raw().as_bytes()) {
+            self.bind(start)
+        } else {
+            Ok(())
         }
+    }
+
+    #[inline(never)]
+    fn bind(&mut self, start: &BytesStart<'_>) -> Result<()> {
         for attr in start.attributes() {
             let attr = attr.map_err(|e| protocol(format!("malformed attribute: {e}")))?;
             let key = attr.key.into_inner();
@@ -152,6 +171,25 @@ impl<'i> XmlReader<'i> {
     pub(crate) fn error_position(&self) -> u64 {
         self.inner.error_position()
     }
+}
+
+/// Whether an element's raw attributes could declare a namespace. Asked of every element, and
+/// their attributes are short (`xsi:type="xsd:string"`), so every position is compared without
+/// a branch (the compiler makes it a vector loop): a search that stops at each `x` mispredicts
+/// more often than not, and a substring search spends longer setting itself up.
+#[inline]
+fn mentions_xmlns(raw: &[u8]) -> bool {
+    let n = raw.len().saturating_sub(4);
+    let at = |k: usize| raw.get(k..k + n).unwrap_or_default();
+    at(0)
+        .iter()
+        .zip(at(1))
+        .zip(at(2))
+        .zip(at(3))
+        .zip(at(4))
+        .fold(false, |found, ((((x, m), l), n), s)| {
+            found | ((*x == b'x') & (*m == b'm') & (*l == b'l') & (*n == b'n') & (*s == b's'))
+        })
 }
 
 /// A protocol error about the response's XML.
@@ -299,6 +337,8 @@ fn check_decl(decl: &quick_xml::events::BytesDecl<'_>) -> Result<()> {
 pub(crate) struct Values {
     text: Vec<String>,
     present: Vec<bool>,
+    /// Byte offsets of an item's start and end tags in the body (for an item: sizing hints).
+    span: (u64, u64),
 }
 
 impl Values {
@@ -306,6 +346,7 @@ impl Values {
         Values {
             text: vec![String::new(); n],
             present: vec![false; n],
+            span: (0, 0),
         }
     }
 
@@ -315,6 +356,11 @@ impl Values {
             (Some(true), Some(t)) => Some(t.as_str()),
             _ => None,
         }
+    }
+
+    /// Where the item began and ended in the body, in bytes.
+    pub(crate) fn span(&self) -> (u64, u64) {
+        self.span
     }
 
     /// Like [`get`](Values::get), for an optional field index; blank counts as absent.
@@ -354,6 +400,7 @@ struct Track {
 
 impl Track {
     /// An element opened at relative depth `rel`; returns true when this completes the path.
+    #[inline]
     fn open<'n>(
         &mut self,
         steps: &[Step],
@@ -374,6 +421,7 @@ impl Track {
     }
 
     /// An element closed at relative depth `rel`.
+    #[inline]
     fn close(&mut self, rel: usize) {
         if rel == self.matched && self.matched > 0 {
             self.matched -= 1;
@@ -381,6 +429,7 @@ impl Track {
     }
 
     /// Whether text at relative depth `rel` is directly inside the path's last element.
+    #[inline]
     fn holds_text(&self, steps: &[Step], rel: usize) -> bool {
         !steps.is_empty() && self.matched == steps.len() && rel == steps.len()
     }
@@ -455,354 +504,355 @@ pub(crate) fn scan(
     mode: Mode,
 ) -> Result<Scanned> {
     let mut reader = xml_reader(body);
-    let mut limits = Limits::default();
-    let mut depth = 0usize;
-    let mut version: Option<SoapVersion> = None;
-    let mut in_header = false;
-    let mut in_body = false;
-    let mut seen_body = false;
-    let mut body_child_seen = false;
-    let mut header_entries: Vec<fault::FaultEntry> = Vec::new();
-    let mut header_leaf = (String::new(), String::new());
-
-    let mut scalar_tracks = vec![Track::default(); capture.scalars.len()];
-    let mut scalar_done = vec![false; capture.scalars.len()];
-    let (item_steps, fields) = capture.items.unwrap_or((&[], &[]));
-    let mut item_track = Track::default();
-    let mut item_depth: Option<usize> = None;
-    let mut field_tracks = vec![Track::default(); fields.len()];
-    let mut item = Values::new(fields.len());
-
+    let mut state = Scan::new(capture, scalars, on_item, mode);
     loop {
+        let before = reader.inner.buffer_position();
         let read = reader.read_untracked();
         let event = match &read {
             Ok(event) => event,
             Err(e) => return Err(xml_error(&reader, e)),
         };
-        reader.track(event)?;
+        // Scopes are followed here rather than by `track`, saving a second dispatch per event.
         match event {
-            Event::Start(e) | Event::Empty(e) => {
-                let empty = matches!(event, Event::Empty(_));
-                depth += 1;
-                limits.enter(depth)?;
-                let local = e.local_name().into_inner();
-                match depth {
-                    1 => {
-                        let v = element_ns(&reader, e.name()).and_then(SoapVersion::from_namespace);
-                        match (local, v) {
-                            ("Envelope", Some(v)) => version = Some(v),
-                            _ => {
-                                return Err(protocol(format!(
-                                    "not a SOAP envelope: the root element is {:?}",
-                                    local.chars().take(64).collect::<String>()
-                                )));
-                            }
-                        }
-                    }
-                    2 => {
-                        let env = version.map(SoapVersion::namespace);
-                        let ns = element_ns(&reader, e.name());
-                        in_header = local == "Header" && ns == env;
-                        in_body = local == "Body" && ns == env;
-                        seen_body |= in_body;
-                        if in_body && empty && mode == Mode::Sniff {
-                            return Ok(Scanned::Answer);
-                        }
-                    }
-                    _ if in_header => {
-                        header_leaf.0.clear();
-                        header_leaf.0.push_str(local);
-                        header_leaf.1.clear();
-                    }
-                    _ if in_body => {
-                        let rel = depth - 2;
-                        if rel == 1 && !body_child_seen {
-                            body_child_seen = true;
-                            let env = version.map(SoapVersion::namespace);
-                            if local == "Fault" && element_ns(&reader, e.name()) == env {
-                                let v = version.unwrap_or(SoapVersion::V11);
-                                let fault = if empty {
-                                    SoapFault::empty(v)
-                                } else {
-                                    fault::read_fault(&mut reader, v, &mut limits, depth)?
-                                };
-                                return Ok(Scanned::Fault(Box::new(
-                                    fault.with_headers(header_entries),
-                                )));
-                            }
-                            if mode == Mode::Sniff {
-                                return Ok(Scanned::Answer);
-                            }
-                        }
-                        // Scalars below the Body.
-                        for (i, path) in capture.scalars.iter().enumerate() {
-                            if scalar_done.get(i).copied().unwrap_or(true) {
-                                continue;
-                            }
-                            let Some(track) = scalar_tracks.get_mut(i) else {
-                                continue;
-                            };
-                            if track.open(&path.elems, rel, local, || element_ns(&reader, e.name()))
-                            {
-                                scalars.mark(i);
-                                if let Some(a) = &path.attr {
-                                    capture_attr(&reader, e, a, scalars, i)?;
-                                }
-                            }
-                        }
-                        // Items and their fields.
-                        if let Some(d) = item_depth {
-                            let frel = rel - d;
-                            for (i, f) in fields.iter().enumerate() {
-                                let Some(track) = field_tracks.get_mut(i) else {
-                                    continue;
-                                };
-                                if !f.elems.is_empty()
-                                    && track.open(&f.elems, frel, local, || {
-                                        element_ns(&reader, e.name())
-                                    })
-                                {
-                                    item.mark(i);
-                                    if let Some(a) = &f.attr {
-                                        capture_attr(&reader, e, a, &mut item, i)?;
-                                    }
-                                }
-                            }
-                        } else if !item_steps.is_empty()
-                            && item_track
-                                .open(item_steps, rel, local, || element_ns(&reader, e.name()))
-                        {
-                            item_depth = Some(rel);
-                            item.clear();
-                            field_tracks.fill(Track::default());
-                            for (i, f) in fields.iter().enumerate() {
-                                if f.elems.is_empty()
-                                    && let Some(a) = &f.attr
-                                {
-                                    capture_attr(&reader, e, a, &mut item, i)?;
-                                }
-                            }
-                        }
-                    }
-                    _ => {}
+            Event::Start(e) => {
+                reader.enter(e, false)?;
+                if let Some(done) = state.open(&mut reader, e, false, before)? {
+                    return Ok(done);
                 }
-                if empty {
-                    close(
-                        &mut depth,
-                        &mut in_header,
-                        &mut in_body,
-                        &mut header_leaf,
-                        &mut header_entries,
-                        &mut scalar_tracks,
-                        &mut scalar_done,
-                        scalars,
-                        &mut item_track,
-                        &mut item_depth,
-                        &mut field_tracks,
-                        &item,
-                        on_item,
-                    )?;
+            }
+            Event::Empty(e) => {
+                reader.enter(e, true)?;
+                if let Some(done) = state.open(&mut reader, e, true, before)? {
+                    return Ok(done);
                 }
+                state.close(reader.inner.buffer_position())?;
             }
             Event::End(_) => {
-                if in_body && depth == 2 && mode == Mode::Sniff {
+                reader.leave();
+                if state.in_body && state.depth == 2 && mode == Mode::Sniff {
                     return Ok(Scanned::Answer);
                 }
-                close(
-                    &mut depth,
-                    &mut in_header,
-                    &mut in_body,
-                    &mut header_leaf,
-                    &mut header_entries,
-                    &mut scalar_tracks,
-                    &mut scalar_done,
-                    scalars,
-                    &mut item_track,
-                    &mut item_depth,
-                    &mut field_tracks,
-                    &item,
-                    on_item,
-                )?;
+                state.close(reader.inner.buffer_position())?;
             }
-            Event::Text(t) => {
-                let text = t.xml10_content();
-                text_event(
-                    &text,
-                    depth,
-                    in_header,
-                    in_body,
-                    &mut header_leaf,
-                    capture,
-                    &scalar_tracks,
-                    scalars,
-                    item_depth,
-                    fields,
-                    &field_tracks,
-                    &mut item,
-                )?;
-            }
-            Event::CData(t) => {
-                let text = t.xml10_content();
-                text_event(
-                    &text,
-                    depth,
-                    in_header,
-                    in_body,
-                    &mut header_leaf,
-                    capture,
-                    &scalar_tracks,
-                    scalars,
-                    item_depth,
-                    fields,
-                    &field_tracks,
-                    &mut item,
-                )?;
-            }
+            // Text is only decoded where a value is captured.
+            Event::Text(t) if state.takes_text() => state.text(&t.xml10_content())?,
+            Event::CData(t) if state.takes_text() => state.text(&t.xml10_content())?,
+            Event::Text(_) | Event::CData(_) => {}
             Event::GeneralRef(r) => {
                 let c = reference_char(r)?;
-                let mut buf = [0u8; 4];
-                text_event(
-                    c.encode_utf8(&mut buf),
-                    depth,
-                    in_header,
-                    in_body,
-                    &mut header_leaf,
-                    capture,
-                    &scalar_tracks,
-                    scalars,
-                    item_depth,
-                    fields,
-                    &field_tracks,
-                    &mut item,
-                )?;
+                state.text(c.encode_utf8(&mut [0u8; 4]))?;
             }
             Event::DocType(_) => return Err(doctype_refused()),
             Event::Decl(d) => check_decl(d)?,
             Event::Comment(_) | Event::PI(_) => {}
-            Event::Eof => {
-                if depth > 0 {
-                    return Err(protocol(format!(
-                        "response is truncated: it ends inside {depth} open element(s)"
-                    )));
-                }
-                return match version {
-                    None => Err(protocol("response holds no SOAP envelope")),
-                    Some(_) if !seen_body => Err(protocol("SOAP envelope has no Body")),
-                    Some(_) => Ok(Scanned::Answer),
-                };
-            }
+            Event::Eof => return state.eof(),
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn text_event(
-    text: &str,
+/// Where a [`scan`] is in the document, and what it has captured so far.
+struct Scan<'c, 'v> {
+    capture: Capture<'c>,
+    mode: Mode,
+    limits: Limits,
+    /// Open elements; the envelope is 1, the `Header` and `Body` 2.
     depth: usize,
+    version: Option<SoapVersion>,
     in_header: bool,
     in_body: bool,
-    header_leaf: &mut (String, String),
-    capture: Capture<'_>,
-    scalar_tracks: &[Track],
-    scalars: &mut Values,
+    seen_body: bool,
+    body_child_seen: bool,
+    /// Header entries kept for a fault, and the (name, text) of the header element open now.
+    header_entries: Vec<fault::FaultEntry>,
+    header_leaf: (String, String),
+    scalar_tracks: Vec<Track>,
+    scalar_done: Vec<bool>,
+    scalars: &'v mut Values,
+    item_track: Track,
+    /// The open item's depth below the `Body`, while one is open.
     item_depth: Option<usize>,
-    fields: &[FieldPath],
-    field_tracks: &[Track],
-    item: &mut Values,
-) -> Result<()> {
-    if depth >= 3 && in_header {
-        // Header text is only shown with a fault: keep a bounded, readable excerpt.
-        if header_leaf.1.len() < crate::error::MAX_MESSAGE_CHARS * 4 {
-            header_leaf.1.push_str(text);
-        }
-        return Ok(());
-    }
-    if depth < 3 || !in_body {
-        return Ok(());
-    }
-    let rel = depth - 2;
-    for (i, path) in capture.scalars.iter().enumerate() {
-        if path.attr.is_none()
-            && scalar_tracks
-                .get(i)
-                .is_some_and(|t| t.holds_text(&path.elems, rel))
-        {
-            scalars.append(i, text)?;
-        }
-    }
-    if let Some(d) = item_depth {
-        let frel = rel - d;
-        for (i, f) in fields.iter().enumerate() {
-            if f.attr.is_none()
-                && field_tracks
-                    .get(i)
-                    .is_some_and(|t| t.holds_text(&f.elems, frel))
-            {
-                item.append(i, text)?;
-            }
-        }
-    }
-    Ok(())
+    field_tracks: Vec<Track>,
+    item: Values,
+    on_item: &'v mut dyn FnMut(&Values) -> Result<()>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn close(
-    depth: &mut usize,
-    in_header: &mut bool,
-    in_body: &mut bool,
-    header_leaf: &mut (String, String),
-    header_entries: &mut Vec<fault::FaultEntry>,
-    scalar_tracks: &mut [Track],
-    scalar_done: &mut [bool],
-    scalars: &Values,
-    item_track: &mut Track,
-    item_depth: &mut Option<usize>,
-    field_tracks: &mut [Track],
-    item: &Values,
-    on_item: &mut dyn FnMut(&Values) -> Result<()>,
-) -> Result<()> {
-    let d = *depth;
-    if d == 0 {
-        return Err(protocol("response closes an element it never opened"));
+impl<'c, 'v> Scan<'c, 'v> {
+    fn new(
+        capture: Capture<'c>,
+        scalars: &'v mut Values,
+        on_item: &'v mut dyn FnMut(&Values) -> Result<()>,
+        mode: Mode,
+    ) -> Self {
+        let fields = capture.items.map_or(0, |(_, f)| f.len());
+        Scan {
+            capture,
+            mode,
+            limits: Limits::default(),
+            depth: 0,
+            version: None,
+            in_header: false,
+            in_body: false,
+            seen_body: false,
+            body_child_seen: false,
+            header_entries: Vec::new(),
+            header_leaf: (String::new(), String::new()),
+            scalar_tracks: vec![Track::default(); capture.scalars.len()],
+            scalar_done: vec![false; capture.scalars.len()],
+            scalars,
+            item_track: Track::default(),
+            item_depth: None,
+            field_tracks: vec![Track::default(); fields],
+            item: Values::new(fields),
+            on_item,
+        }
     }
-    if d == 2 {
-        *in_header = false;
-        *in_body = false;
-    } else if d >= 3 && *in_header {
-        if !header_leaf.1.trim().is_empty() && header_entries.len() < MAX_HEADER_ENTRIES {
-            header_entries.push(fault::FaultEntry::new(&header_leaf.0, &header_leaf.1));
-        }
-        header_leaf.1.clear();
-    } else if d >= 3 && *in_body {
-        let rel = d - 2;
-        for (i, t) in scalar_tracks.iter_mut().enumerate() {
-            let was_full = t.matched > 0 && rel == t.matched;
-            t.close(rel);
-            // First match wins: once a scalar's element closed with a value, stop matching it.
-            if was_full
-                && scalars.get(i).is_some()
-                && let Some(done) = scalar_done.get_mut(i)
-            {
-                *done = true;
-            }
-        }
-        match *item_depth {
-            Some(idepth) if idepth == rel => {
-                on_item(item)?;
-                *item_depth = None;
-            }
-            Some(idepth) => {
-                let frel = rel - idepth;
-                for t in field_tracks.iter_mut() {
-                    t.close(frel);
+
+    /// A start tag (or an empty element, which [`close`](Self::close) then ends) read at byte
+    /// `at`. Returns the outcome when the scan can stop here: a fault, or in `Sniff` mode an
+    /// answer.
+    fn open(
+        &mut self,
+        reader: &mut XmlReader<'_>,
+        e: &BytesStart<'_>,
+        empty: bool,
+        at: u64,
+    ) -> Result<Option<Scanned>> {
+        self.depth += 1;
+        self.limits.enter(self.depth)?;
+        let local = e.local_name().into_inner();
+        match self.depth {
+            1 => {
+                let v = element_ns(reader, e.name()).and_then(SoapVersion::from_namespace);
+                match (local, v) {
+                    ("Envelope", Some(v)) => self.version = Some(v),
+                    _ => {
+                        return Err(protocol(format!(
+                            "not a SOAP envelope: the root element is {:?}",
+                            local.chars().take(64).collect::<String>()
+                        )));
+                    }
                 }
             }
-            None => {}
+            2 => {
+                let env = self.version.map(SoapVersion::namespace);
+                let ns = element_ns(reader, e.name());
+                self.in_header = local == "Header" && ns == env;
+                self.in_body = local == "Body" && ns == env;
+                self.seen_body |= self.in_body;
+                if self.in_body && empty && self.mode == Mode::Sniff {
+                    return Ok(Some(Scanned::Answer));
+                }
+            }
+            _ if self.in_header => {
+                self.header_leaf.0.clear();
+                self.header_leaf.0.push_str(local);
+                self.header_leaf.1.clear();
+            }
+            _ if self.in_body => {
+                let rel = self.depth - 2;
+                if rel == 1 && !self.body_child_seen {
+                    self.body_child_seen = true;
+                    let env = self.version.map(SoapVersion::namespace);
+                    if local == "Fault" && element_ns(reader, e.name()) == env {
+                        let v = self.version.unwrap_or(SoapVersion::V11);
+                        let fault = if empty {
+                            SoapFault::empty(v)
+                        } else {
+                            fault::read_fault(reader, v, &mut self.limits, self.depth)?
+                        };
+                        let headers = std::mem::take(&mut self.header_entries);
+                        return Ok(Some(Scanned::Fault(Box::new(fault.with_headers(headers)))));
+                    }
+                    if self.mode == Mode::Sniff {
+                        return Ok(Some(Scanned::Answer));
+                    }
+                }
+                self.open_in_body(reader, e, local, rel, at)?;
+            }
+            _ => {}
         }
-        item_track.close(rel);
+        Ok(None)
     }
-    *depth = d - 1;
-    Ok(())
+
+    /// An element opened `rel` levels below the `Body`: advances the scalar paths, and either
+    /// the open item's field paths or the item path.
+    fn open_in_body(
+        &mut self,
+        reader: &XmlReader<'_>,
+        e: &BytesStart<'_>,
+        local: &str,
+        rel: usize,
+        at: u64,
+    ) -> Result<()> {
+        let ns = || element_ns(reader, e.name());
+        for (i, path) in self.capture.scalars.iter().enumerate() {
+            if self.scalar_done.get(i).copied().unwrap_or(true) {
+                continue;
+            }
+            let Some(track) = self.scalar_tracks.get_mut(i) else {
+                continue;
+            };
+            if track.open(&path.elems, rel, local, ns) {
+                self.scalars.mark(i);
+                if let Some(a) = &path.attr {
+                    capture_attr(reader, e, a, self.scalars, i)?;
+                }
+            }
+        }
+        let (item_steps, fields) = self.capture.items.unwrap_or((&[], &[]));
+        if let Some(d) = self.item_depth {
+            let frel = rel - d;
+            for ((i, f), track) in fields.iter().enumerate().zip(&mut self.field_tracks) {
+                if !f.elems.is_empty() && track.open(&f.elems, frel, local, ns) {
+                    self.item.mark(i);
+                    if let Some(a) = &f.attr {
+                        capture_attr(reader, e, a, &mut self.item, i)?;
+                    }
+                }
+            }
+        } else if !item_steps.is_empty() && self.item_track.open(item_steps, rel, local, ns) {
+            self.item_depth = Some(rel);
+            self.item.clear();
+            self.item.span = (at, at);
+            self.field_tracks.fill(Track::default());
+            for (i, f) in fields.iter().enumerate() {
+                if f.elems.is_empty()
+                    && let Some(a) = &f.attr
+                {
+                    capture_attr(reader, e, a, &mut self.item, i)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether [`text`](Self::text) would keep text read now.
+    #[inline]
+    fn takes_text(&self) -> bool {
+        if self.depth < 3 {
+            return false;
+        }
+        if self.in_header {
+            return true;
+        }
+        if !self.in_body {
+            return false;
+        }
+        let rel = self.depth - 2;
+        let scalar = self
+            .capture
+            .scalars
+            .iter()
+            .zip(&self.scalar_tracks)
+            .any(|(p, t)| p.attr.is_none() && t.holds_text(&p.elems, rel));
+        let field = match (self.item_depth, self.capture.items) {
+            (Some(d), Some((_, fields))) => fields
+                .iter()
+                .zip(&self.field_tracks)
+                .any(|(f, t)| f.attr.is_none() && t.holds_text(&f.elems, rel - d)),
+            _ => false,
+        };
+        scalar || field
+    }
+
+    /// Text directly inside the element open now: kept for a header entry, a scalar or an
+    /// item field whose path ends here.
+    fn text(&mut self, text: &str) -> Result<()> {
+        if self.depth >= 3 && self.in_header {
+            // Header text is only shown with a fault: keep a bounded, readable excerpt.
+            if self.header_leaf.1.len() < crate::error::MAX_MESSAGE_CHARS * 4 {
+                self.header_leaf.1.push_str(text);
+            }
+            return Ok(());
+        }
+        if self.depth < 3 || !self.in_body {
+            return Ok(());
+        }
+        let rel = self.depth - 2;
+        for (i, (path, track)) in self
+            .capture
+            .scalars
+            .iter()
+            .zip(&self.scalar_tracks)
+            .enumerate()
+        {
+            if path.attr.is_none() && track.holds_text(&path.elems, rel) {
+                self.scalars.append(i, text)?;
+            }
+        }
+        if let (Some(d), Some((_, fields))) = (self.item_depth, self.capture.items) {
+            let frel = rel - d;
+            for (i, (f, track)) in fields.iter().zip(&self.field_tracks).enumerate() {
+                if f.attr.is_none() && track.holds_text(&f.elems, frel) {
+                    self.item.append(i, text)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The element open now ends, at byte `at`; an item ending here goes to `on_item`.
+    fn close(&mut self, at: u64) -> Result<()> {
+        let d = self.depth;
+        if d == 0 {
+            return Err(protocol("response closes an element it never opened"));
+        }
+        if d == 2 {
+            self.in_header = false;
+            self.in_body = false;
+        } else if d >= 3 && self.in_header {
+            let (name, text) = &mut self.header_leaf;
+            if !text.trim().is_empty() && self.header_entries.len() < MAX_HEADER_ENTRIES {
+                self.header_entries.push(fault::FaultEntry::new(name, text));
+            }
+            text.clear();
+        } else if d >= 3 && self.in_body {
+            let rel = d - 2;
+            for (i, t) in self.scalar_tracks.iter_mut().enumerate() {
+                let was_full = t.matched > 0 && rel == t.matched;
+                t.close(rel);
+                // First match wins: once a scalar's element closed with a value, stop matching it.
+                if was_full
+                    && self.scalars.get(i).is_some()
+                    && let Some(done) = self.scalar_done.get_mut(i)
+                {
+                    *done = true;
+                }
+            }
+            match self.item_depth {
+                Some(idepth) if idepth == rel => {
+                    self.item.span.1 = at;
+                    (self.on_item)(&self.item)?;
+                    self.item_depth = None;
+                }
+                Some(idepth) => {
+                    let frel = rel - idepth;
+                    for t in &mut self.field_tracks {
+                        t.close(frel);
+                    }
+                }
+                None => {}
+            }
+            self.item_track.close(rel);
+        }
+        self.depth = d - 1;
+        Ok(())
+    }
+
+    /// The end of the input: a whole envelope with a `Body` is an answer.
+    fn eof(&self) -> Result<Scanned> {
+        if self.depth > 0 {
+            return Err(protocol(format!(
+                "response is truncated: it ends inside {} open element(s)",
+                self.depth
+            )));
+        }
+        match self.version {
+            None => Err(protocol("response holds no SOAP envelope")),
+            Some(_) if !self.seen_body => Err(protocol("SOAP envelope has no Body")),
+            Some(_) => Ok(Scanned::Answer),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -879,6 +929,27 @@ mod tests {
                 .message()
                 .contains("not a SOAP envelope")
         );
+    }
+
+    #[test]
+    fn namespace_declarations_are_spotted_anywhere_in_the_attributes() {
+        for yes in [
+            " xmlns='u'",
+            " a='1' xmlns:p=\"u\"",
+            "xmlns",
+            " xsi:type=\"x\" xmlns=''",
+        ] {
+            assert!(mentions_xmlns(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "",
+            " ",
+            "xmln",
+            " xsi:type=\"xsd:string\"",
+            " xmlx='1' mlns='2'",
+        ] {
+            assert!(!mentions_xmlns(no.as_bytes()), "{no}");
+        }
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub(crate) struct Step {
 impl Step {
     /// Whether an element matches; `ns` is only asked for when the step names a namespace, so
     /// matching by local name alone costs no namespace lookup.
+    #[inline]
     pub fn matches<'n>(&self, local: &str, ns: impl FnOnce() -> Option<&'n str>) -> bool {
         if self.local != "*" && self.local != local {
             return false;

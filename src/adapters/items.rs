@@ -3,6 +3,7 @@
 //! detected), quantities already read into [`Availability`], and every item that cannot be
 //! mapped reported as an [`ItemProblem`], never dropped.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::{Entry, RandomState};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -48,6 +49,31 @@ impl RawStockItem {
             updated_at: None,
             version: None,
             incoming: None,
+        }
+    }
+}
+
+/// A [`RawStockItem`] borrowing its text from the answer being read, so a codec that streams
+/// items hands them over without copying the SKU first.
+pub(crate) struct ItemRef<'a> {
+    pub sku: Option<&'a str>,
+    pub quantity: Result<(Availability, Vec<StockWarning>), Error>,
+    pub warehouse: Option<Cow<'a, str>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub version: Option<u64>,
+    pub incoming: Option<Incoming>,
+}
+
+impl ItemRef<'_> {
+    /// The item with its text copied out.
+    pub(crate) fn into_owned(self) -> RawStockItem {
+        RawStockItem {
+            sku: self.sku.map(str::to_string),
+            quantity: self.quantity,
+            warehouse: self.warehouse.map(Cow::into_owned),
+            updated_at: self.updated_at,
+            version: self.version,
+            incoming: self.incoming,
         }
     }
 }
@@ -228,6 +254,18 @@ impl<'a> StockMapper<'a> {
 
     /// Maps one item.
     pub fn push(&mut self, item: RawStockItem) {
+        self.push_ref(ItemRef {
+            sku: item.sku.as_deref(),
+            quantity: item.quantity,
+            warehouse: item.warehouse.map(Cow::Owned),
+            updated_at: item.updated_at,
+            version: item.version,
+            incoming: item.incoming,
+        });
+    }
+
+    /// Maps one item whose text is borrowed.
+    pub(crate) fn push_ref(&mut self, item: ItemRef<'_>) {
         let index = self.next;
         self.next += 1;
         let Some(raw) = item.sku else {
@@ -240,39 +278,42 @@ impl<'a> StockMapper<'a> {
             self.problems.push((index, p));
             return;
         };
-        let spelled = self.rules.spelled(&raw);
-        let sku = match self.rules.normalize_spelled(spelled) {
-            Ok(sku) => sku,
+        let spelled = self.rules.spelled(raw);
+        let (sku, spelling_checked) = match self.rules.normalize_checking(spelled) {
+            Ok(found) => found,
             Err(e) => {
-                let p = self.problem(Some(raw), Error::new(ErrorKind::Protocol, e.to_string()));
+                let p = self.problem(
+                    Some(raw.to_string()),
+                    Error::new(ErrorKind::Protocol, e.to_string()),
+                );
                 self.problems.push((index, p));
                 return;
             }
         };
         let canonical = self.canonical_hash(&sku);
+        let trimmed = raw.trim();
         let (available, warnings) = match item.quantity {
             Ok(q) => q,
             Err(e) => {
                 let at = Spelling::Unusable(self.unusable.len());
-                self.unusable.push((index, sku, raw.trim().to_string()));
+                self.unusable.push((index, sku, trimmed.to_string()));
                 self.note_spelling(canonical, at);
-                let p = self.problem(Some(raw), e);
+                let p = self.problem(Some(raw.to_string()), e);
                 self.problems.push((index, p));
                 return;
             }
         };
-        // The supplier's spelling, trimmed; the item's own String is kept when it needs no
-        // trimming.
-        let text = match raw.trim() {
-            t if t.len() == raw.len() => raw,
-            t => t.to_string(),
-        };
-        let supplier_sku = match SupplierSku::new(text) {
-            Ok(s) => s,
-            Err(e) => {
-                let p = self.problem(None, Error::new(ErrorKind::Protocol, e.to_string()));
-                self.problems.push((index, p));
-                return;
+        // The spelling the rules checked is this text unless they were told not to trim.
+        let supplier_sku = if spelling_checked && spelled.len() == trimmed.len() {
+            SupplierSku::from_checked(trimmed)
+        } else {
+            match SupplierSku::new(trimmed) {
+                Ok(s) => s,
+                Err(e) => {
+                    let p = self.problem(None, Error::new(ErrorKind::Protocol, e.to_string()));
+                    self.problems.push((index, p));
+                    return;
+                }
             }
         };
         let at = Spelling::Level(self.levels.len());
@@ -281,7 +322,7 @@ impl<'a> StockMapper<'a> {
             sku,
             supplier_sku,
             available,
-            warehouse: item.warehouse,
+            warehouse: item.warehouse.map(Cow::into_owned),
             incoming: item.incoming,
             observed_at: item.updated_at.unwrap_or(self.observed_at),
             version: item.version,

@@ -1,6 +1,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use smol_str::SmolStr;
 
 use crate::error::{Error, ErrorKind};
 
@@ -91,15 +92,22 @@ macro_rules! sku_newtype {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        pub struct $name(SmolStr);
 
         impl $name {
             /// Validates `s`: not empty or blank, no control characters, at most
             /// [`MAX_SKU_LEN`] bytes. The text is kept exactly as given.
-            pub fn new(s: impl Into<String>) -> Result<Self, SkuError> {
-                let s = s.into();
-                validate(&s)?;
-                Ok($name(s))
+            pub fn new(s: impl AsRef<str>) -> Result<Self, SkuError> {
+                let s = s.as_ref();
+                validate(s)?;
+                Ok($name(SmolStr::new(s)))
+            }
+
+            /// Text [`validate`] already accepted (or that a validity-preserving change,
+            /// such as ASCII case folding, made from such text).
+            pub(crate) fn from_checked(s: &str) -> Self {
+                debug_assert!(validate(s).is_ok(), "unchecked SKU {s:?}");
+                $name(SmolStr::new(s))
             }
 
             /// The SKU as text.
@@ -124,7 +132,7 @@ macro_rules! sku_newtype {
 
         impl From<$name> for String {
             fn from(s: $name) -> String {
-                s.0
+                s.0.into()
             }
         }
 

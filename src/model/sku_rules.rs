@@ -2,7 +2,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::sku::{Sku, SkuError, SupplierSku};
+use super::sku::{MAX_SKU_LEN, Sku, SkuError, SupplierSku};
 
 /// Letter case applied to a SKU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -18,6 +18,39 @@ pub enum CaseRule {
 }
 
 impl CaseRule {
+    /// `s` in this case, as a canonical SKU. ASCII text (nearly every SKU) is folded by byte
+    /// in a stack buffer, so a short SKU costs no allocation at all. `checked` says `s` was
+    /// already validated: folding ASCII keeps it valid, so it is not checked again.
+    fn sku(self, s: &str, checked: bool) -> Result<Sku, SkuError> {
+        let made = |t: &str| {
+            if checked {
+                Ok(Sku::from_checked(t))
+            } else {
+                Sku::new(t)
+            }
+        };
+        if self == CaseRule::Preserve {
+            return made(s);
+        }
+        if !s.is_ascii() || s.len() > MAX_SKU_LEN {
+            return Sku::new(self.apply(s));
+        }
+        let mut buf = [0u8; MAX_SKU_LEN];
+        let Some(out) = buf.get_mut(..s.len()) else {
+            return Sku::new(self.apply(s));
+        };
+        out.copy_from_slice(s.as_bytes());
+        if self == CaseRule::Upper {
+            out.make_ascii_uppercase();
+        } else {
+            out.make_ascii_lowercase();
+        }
+        match std::str::from_utf8(out) {
+            Ok(folded) => made(folded),
+            Err(_) => Sku::new(self.apply(s)),
+        }
+    }
+
     fn apply(self, s: &str) -> String {
         match self {
             CaseRule::Preserve => s.to_string(),
@@ -214,8 +247,15 @@ impl SkuRules {
 
     /// [`normalize`](SkuRules::normalize) for a spelling already through [`spelled`](Self::spelled).
     pub(crate) fn normalize_spelled(&self, s: &str) -> Result<Sku, SkuError> {
+        self.normalize_checking(s).map(|(sku, _)| sku)
+    }
+
+    /// [`normalize_spelled`](Self::normalize_spelled), also saying whether `s` itself passed
+    /// the SKU checks on the way (it did unless an alias matched), so a caller keeping the
+    /// spelling as a [`SupplierSku`] need not check it again.
+    pub(crate) fn normalize_checking(&self, s: &str) -> Result<(Sku, bool), SkuError> {
         if let Some(c) = self.reverse.get(s) {
-            return Ok(c.clone());
+            return Ok((c.clone(), false));
         }
         // Validate the raw text before transforming it, so the error shows what the supplier sent.
         check_spelling(s)?;
@@ -227,26 +267,15 @@ impl SkuRules {
             rest = strip_suffix_ci(rest, x).unwrap_or(rest);
         }
         let seps = &self.spec.strip_separators;
-        // One new String for the canonical text: separators are only filtered out when there
-        // are some, and ASCII text is case-folded in place.
-        let text = if !seps.is_empty() && rest.contains(|c| seps.contains(c)) {
-            let mut stripped: String = rest.chars().filter(|c| !seps.contains(*c)).collect();
-            match self.spec.case {
-                CaseRule::Preserve => stripped,
-                CaseRule::Upper if stripped.is_ascii() => {
-                    stripped.make_ascii_uppercase();
-                    stripped
-                }
-                CaseRule::Lower if stripped.is_ascii() => {
-                    stripped.make_ascii_lowercase();
-                    stripped
-                }
-                case => case.apply(&stripped),
-            }
+        // Separators are only filtered out (into a new String) when there are some. Stripping
+        // can leave nothing, so only untouched text skips the check of the result.
+        let sku = if !seps.is_empty() && rest.contains(|c| seps.contains(c)) {
+            let stripped: String = rest.chars().filter(|c| !seps.contains(*c)).collect();
+            self.spec.case.sku(&stripped, false)
         } else {
-            self.spec.case.apply(rest)
-        };
-        Sku::new(text)
+            self.spec.case.sku(rest, rest.len() == s.len())
+        }?;
+        Ok((sku, true))
     }
 
     /// Whether distinct spellings always have distinct canonical SKUs: no alias, prefix,

@@ -117,6 +117,7 @@ mod fault;
 mod read;
 mod spec;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -136,7 +137,7 @@ use self::envelope::{EnvelopeInput, EnvelopeStyle, write_envelope};
 use self::fault::FaultPolicy;
 use self::read::{Capture, Mode, Scanned, Values, is_refusal, scan, utf8};
 use self::spec::{ItemsSpec, OpSpec, Replay, SoapSpec};
-use crate::adapters::items::{RawStockItem, StockMapper, sum_quantities};
+use crate::adapters::items::{ItemRef, RawStockItem, StockMapper, sum_quantities};
 use crate::auth::wsse::UsernameToken;
 use crate::config::SupplierConfig;
 use crate::dropshipper::{Capabilities, Cursor, Dropshipper, ItemProblem, Page, StockAnswer};
@@ -358,7 +359,7 @@ impl SoapCodec {
         body: &[u8],
         mut each: impl FnMut(RawStockItem),
     ) -> Result<usize> {
-        self.stream_stock_items(operation, body, |item, _| each(item))
+        self.stream_stock_items(operation, body, |item, _| each(item.into_owned()))
     }
 
     /// [`for_each_stock_item`](Self::for_each_stock_item), also handing over each item's byte
@@ -367,7 +368,7 @@ impl SoapCodec {
         &self,
         operation: Operation,
         body: &[u8],
-        mut each: impl FnMut(RawStockItem, (u64, u64)),
+        mut each: impl FnMut(ItemRef<'_>, (u64, u64)),
     ) -> Result<usize> {
         let items = self.items_spec(operation)?;
         let text = utf8(body).map_err(|e| self.enrich(e, operation))?;
@@ -383,7 +384,7 @@ impl SoapCodec {
             &mut none,
             &mut |v| {
                 count += 1;
-                each(raw_item(items, v), v.span());
+                each(item_ref(items, v), v.span());
                 Ok(())
             },
             Mode::Full,
@@ -416,7 +417,7 @@ impl SoapCodec {
                 let more = usize::try_from(rest + rest / 8).unwrap_or(usize::MAX);
                 mapper.reserve(more.min(MAX_LEVELS_RESERVED));
             }
-            mapper.push(item);
+            mapper.push_ref(item);
         })?;
         Ok(mapper.finish())
     }
@@ -492,12 +493,12 @@ fn is_html(response: &Response) -> bool {
     by_type || head.starts_with("<!doctype html") || head.starts_with("<html")
 }
 
-/// One item's values as a [`RawStockItem`] for the shared mapping.
-fn raw_item(spec: &ItemsSpec, v: &Values) -> RawStockItem {
-    RawStockItem {
-        sku: v.opt(Some(spec.sku)).map(str::to_string),
+/// One item's values, borrowed, for the shared mapping.
+fn item_ref<'v>(spec: &ItemsSpec, v: &'v Values) -> ItemRef<'v> {
+    ItemRef {
+        sku: v.opt(Some(spec.sku)),
         quantity: item_quantity(spec, v),
-        warehouse: v.opt(spec.warehouse).map(str::to_string),
+        warehouse: v.opt(spec.warehouse).map(Cow::Borrowed),
         updated_at: v.opt(spec.updated_at).and_then(parse_timestamp),
         version: v.opt(spec.version).and_then(|s| s.parse().ok()),
         incoming: None,

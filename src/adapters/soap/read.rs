@@ -51,11 +51,15 @@ struct Binding {
 /// mention `xmlns` are looked at, so namespace awareness costs almost nothing on the long runs
 /// of `xsi:type`-annotated items RPC/encoded services send (quick-xml's `NsReader` parses every
 /// element's attributes, about doubling the cost of a pass).
+///
+/// Declarations are read only down to `declared_to`: a scan that never resolves a name below
+/// some depth skips the attribute check there (see [`scan`]).
 pub(crate) struct XmlReader<'i> {
     inner: Reader<&'i [u8]>,
     bindings: Vec<Binding>,
     level: usize,
     pending_pop: bool,
+    declared_to: usize,
 }
 
 impl<'i> XmlReader<'i> {
@@ -103,6 +107,9 @@ impl<'i> XmlReader<'i> {
     fn enter(&mut self, start: &BytesStart<'_>, empty: bool) -> Result<()> {
         self.level += 1;
         self.pending_pop = empty;
+        if self.level > self.declared_to {
+            return Ok(());
+        }
         self.declare(start)
     }
 
@@ -218,6 +225,7 @@ pub(crate) fn xml_reader(body: &str) -> XmlReader<'_> {
         bindings: Vec::new(),
         level: 0,
         pending_pop: false,
+        declared_to: usize::MAX,
     }
 }
 
@@ -475,6 +483,20 @@ pub(crate) struct Capture<'p> {
     pub items: Option<(&'p [Step], &'p [FieldPath])>,
 }
 
+impl Capture<'_> {
+    /// Whether any path names a namespace, so names must be resolved wherever they are.
+    fn resolves_names(&self) -> bool {
+        let named = |steps: &[Step]| steps.iter().any(|s| s.ns.is_some());
+        self.scalars.iter().any(|p| named(&p.elems))
+            || self
+                .items
+                .is_some_and(|(item, fields)| named(item) || fields.iter().any(|f| named(&f.elems)))
+    }
+}
+
+/// The depth of the `Body`'s child (the envelope is 1).
+const BODY_CHILD_DEPTH: usize = 3;
+
 /// How much of the document to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -504,6 +526,13 @@ pub(crate) fn scan(
     mode: Mode,
 ) -> Result<Scanned> {
     let mut reader = xml_reader(body);
+    // Without a namespaced step, no name below the Body's child is ever resolved (that child
+    // is where a fault is told apart), so declarations deeper than it need not be read: their
+    // scope ends inside the part of the document that is matched by local name alone. A fault
+    // is read with every declaration again.
+    if !capture.resolves_names() {
+        reader.declared_to = BODY_CHILD_DEPTH;
+    }
     let mut state = Scan::new(capture, scalars, on_item, mode);
     loop {
         let before = reader.inner.buffer_position();
@@ -658,6 +687,7 @@ impl<'c, 'v> Scan<'c, 'v> {
                         let fault = if empty {
                             SoapFault::empty(v)
                         } else {
+                            reader.declared_to = usize::MAX;
                             fault::read_fault(reader, v, &mut self.limits, self.depth)?
                         };
                         let headers = std::mem::take(&mut self.header_entries);
@@ -929,6 +959,40 @@ mod tests {
                 .message()
                 .contains("not a SOAP envelope")
         );
+    }
+
+    #[test]
+    fn deep_declarations_are_read_when_a_path_names_a_namespace() {
+        // `y` is declared three levels below the Body's child: a namespaced item path must
+        // still see it, and a plain path matches by local name whatever is declared.
+        let body = format!(
+            r#"<s:Envelope xmlns:s="{NS}"><s:Body><m:resp xmlns:m="urn:x"><result>
+<w xmlns:y="urn:y"><y:item><sku>A</sku></y:item><z:item xmlns:z="urn:z"><sku>B</sku></z:item></w>
+</result></m:resp></s:Body></s:Envelope>"#
+        );
+        let read = |path: &str| {
+            let steps = parse_path(path, false).unwrap().elems;
+            let fields = vec![parse_path("sku", true).unwrap()];
+            let mut got = Vec::new();
+            scan(
+                &body,
+                Capture {
+                    scalars: &[],
+                    items: Some((&steps, &fields)),
+                },
+                &mut Values::new(0),
+                &mut |v| {
+                    got.push(v.get(0).unwrap_or_default().to_string());
+                    Ok(())
+                },
+                Mode::Full,
+            )
+            .unwrap();
+            got
+        };
+        assert_eq!(read("resp/result/w/{urn:y}item"), ["A"]);
+        assert_eq!(read("resp/result/w/{urn:z}item"), ["B"]);
+        assert_eq!(read("resp/result/w/item"), ["A", "B"]);
     }
 
     #[test]

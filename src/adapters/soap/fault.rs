@@ -427,7 +427,7 @@ mod tests {
     fn fault_of(body: &str) -> SoapFault {
         let mut v = Values::new(0);
         match scan(
-            body,
+            body.as_bytes(),
             Capture {
                 scalars: &[],
                 items: None,

@@ -135,7 +135,7 @@ pub use spec::{
 
 use self::envelope::{EnvelopeInput, EnvelopeStyle, write_envelope};
 use self::fault::FaultPolicy;
-use self::read::{Capture, Mode, Scanned, Values, is_refusal, scan, utf8};
+use self::read::{Capture, Mode, Scanned, Values, is_refusal, scan};
 use self::spec::{ItemsSpec, OpSpec, Replay, SoapSpec};
 use crate::adapters::items::{ItemRef, RawStockItem, StockMapper, sum_quantities};
 use crate::auth::wsse::UsernameToken;
@@ -309,13 +309,12 @@ impl SoapCodec {
     }
 
     fn read_fault(&self, body: &[u8], mode: Mode) -> Result<Option<SoapFault>> {
-        let text = utf8(body)?;
         let mut none = Values::new(0);
         let capture = Capture {
             scalars: &[],
             items: None,
         };
-        match scan(text, capture, &mut none, &mut |_| Ok(()), mode)? {
+        match scan(body, capture, &mut none, &mut |_| Ok(()), mode)? {
             Scanned::Fault(f) => Ok(Some(*f)),
             Scanned::Answer => Ok(None),
         }
@@ -371,7 +370,6 @@ impl SoapCodec {
         mut each: impl FnMut(ItemRef<'_>, (u64, u64)),
     ) -> Result<usize> {
         let items = self.items_spec(operation)?;
-        let text = utf8(body).map_err(|e| self.enrich(e, operation))?;
         let mut count = 0usize;
         let mut none = Values::new(0);
         let capture = Capture {
@@ -379,7 +377,7 @@ impl SoapCodec {
             items: Some((&items.path, &items.fields)),
         };
         let scanned = scan(
-            text,
+            body,
             capture,
             &mut none,
             &mut |v| {
@@ -433,7 +431,6 @@ impl SoapCodec {
 
     fn order_answer(&self, operation: Operation, op: &OpSpec, body: &[u8]) -> Result<OrderAnswer> {
         let r = &op.result;
-        let text = utf8(body).map_err(|e| self.enrich(e, operation))?;
         let mut scalars = Values::new(r.scalars.len());
         let mut shipments = Vec::new();
         let (steps, fields): (&[_], &[_]) = match &r.shipments {
@@ -445,7 +442,7 @@ impl SoapCodec {
             items: r.shipments.as_ref().map(|_| (steps, fields)),
         };
         let scanned = scan(
-            text,
+            body,
             capture,
             &mut scalars,
             &mut |v| {
@@ -752,12 +749,10 @@ impl SoapSupplier {
             .transport
             .send(self.request(Operation::Authenticate, &spec.op, body))
             .await?;
-        let text =
-            utf8(answer.body()).map_err(|e| self.codec.enrich(e, Operation::Authenticate))?;
         let mut values = Values::new(1);
         let scalars = std::slice::from_ref(&spec.result);
         let scanned = scan(
-            text,
+            answer.body(),
             Capture {
                 scalars,
                 items: None,

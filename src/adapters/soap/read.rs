@@ -206,16 +206,24 @@ pub(crate) fn protocol(message: impl AsRef<str>) -> Error {
 
 /// A quick-xml error as a `Protocol` error, with where it happened.
 pub(crate) fn xml_error(reader: &XmlReader<'_>, e: &quick_xml::Error) -> Error {
+    if let quick_xml::Error::Encoding(_) = e {
+        return protocol(format!(
+            "response is not UTF-8 (invalid byte near {})",
+            reader.error_position()
+        ));
+    }
     protocol(format!(
         "malformed XML near byte {}: {e}",
         reader.error_position()
     ))
 }
 
-/// A reader over `body` with the settings every SOAP read uses.
-pub(crate) fn xml_reader(body: &str) -> XmlReader<'_> {
-    let body = body.strip_prefix('\u{feff}').unwrap_or(body);
-    let mut inner = Reader::from_str(body);
+/// A reader over `body` with the settings every SOAP read uses. UTF-8 is the only encoding
+/// read; quick-xml checks it event by event as it hands out text, so the body is not checked
+/// in a pass of its own first.
+pub(crate) fn xml_reader(body: &[u8]) -> XmlReader<'_> {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    let mut inner = Reader::from_reader(body);
     let config = inner.config_mut();
     config.trim_text(false);
     config.check_end_names = true;
@@ -227,16 +235,6 @@ pub(crate) fn xml_reader(body: &str) -> XmlReader<'_> {
         pending_pop: false,
         declared_to: usize::MAX,
     }
-}
-
-/// The body as UTF-8, the only encoding accepted.
-pub(crate) fn utf8(body: &[u8]) -> Result<&str> {
-    std::str::from_utf8(body).map_err(|e| {
-        protocol(format!(
-            "response is not UTF-8 (invalid byte at {})",
-            e.valid_up_to()
-        ))
-    })
 }
 
 /// Counts elements and checks depth against the caps.
@@ -519,7 +517,7 @@ pub(crate) enum Scanned {
 /// Reads a SOAP response. `scalars` receives the capture's scalar values; `on_item` is called
 /// once per item with that item's field values.
 pub(crate) fn scan(
-    body: &str,
+    body: &[u8],
     capture: Capture<'_>,
     scalars: &mut Values,
     on_item: &mut dyn FnMut(&Values) -> Result<()>,
@@ -899,7 +897,7 @@ mod tests {
         let mut scalars = Values::new(0);
         let mut out = Vec::new();
         scan(
-            body,
+            body.as_bytes(),
             Capture {
                 scalars: &[],
                 items: Some((&steps, &fields)),
@@ -975,7 +973,7 @@ mod tests {
             let fields = vec![parse_path("sku", true).unwrap()];
             let mut got = Vec::new();
             scan(
-                &body,
+                body.as_bytes(),
                 Capture {
                     scalars: &[],
                     items: Some((&steps, &fields)),
@@ -1014,6 +1012,51 @@ mod tests {
         ] {
             assert!(!mentions_xmlns(no.as_bytes()), "{no}");
         }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_a_typed_error_wherever_they_are() {
+        let ok = format!(
+            r#"<s:Envelope xmlns:s="{NS}"><s:Body><m:resp xmlns:m="urn:x"><result><item><sku>AB</sku><qty>1</qty></item></result></m:resp></s:Body></s:Envelope>"#
+        );
+        let at = |needle: &str, bad: &[u8]| {
+            let i = ok.find(needle).unwrap();
+            let mut b = ok.as_bytes().to_vec();
+            b.splice(i..i + needle.len(), bad.iter().copied());
+            b
+        };
+        // In text, in an element name, in an attribute value; a BOM is accepted.
+        for body in [
+            at("AB", b"A\xff"),
+            at("<qty>", b"<q\xc3ty>"),
+            at(r#"xmlns:m="urn:x""#, b"xmlns:m=\"urn:\xfe\""),
+        ] {
+            let e = items_of(&body).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Protocol);
+            assert!(e.message().contains("not UTF-8"), "{}", e.message());
+        }
+        let bom = [b"\xEF\xBB\xBF".as_slice(), ok.as_bytes()].concat();
+        assert_eq!(items_of(&bom).unwrap(), 1);
+    }
+
+    fn items_of(body: &[u8]) -> Result<usize> {
+        let steps = parse_path("resp/result/item", false).unwrap().elems;
+        let fields = vec![parse_path("sku", true).unwrap()];
+        let mut n = 0;
+        scan(
+            body,
+            Capture {
+                scalars: &[],
+                items: Some((&steps, &fields)),
+            },
+            &mut Values::new(0),
+            &mut |_| {
+                n += 1;
+                Ok(())
+            },
+            Mode::Full,
+        )?;
+        Ok(n)
     }
 
     #[test]

@@ -278,7 +278,8 @@ impl<'a> StockMapper<'a> {
             self.problems.push((index, p));
             return;
         };
-        let spelled = self.rules.spelled(raw);
+        let trimmed = raw.trim();
+        let spelled = self.rules.spelled_from(raw, trimmed);
         let (sku, spelling_checked) = match self.rules.normalize_checking(spelled) {
             Ok(found) => found,
             Err(e) => {
@@ -291,7 +292,6 @@ impl<'a> StockMapper<'a> {
             }
         };
         let canonical = self.canonical_hash(&sku);
-        let trimmed = raw.trim();
         let (available, warnings) = match item.quantity {
             Ok(q) => q,
             Err(e) => {

@@ -306,6 +306,11 @@ impl SkuRules {
         if self.spec.trim { raw.trim() } else { raw }
     }
 
+    /// [`spelled`](Self::spelled) for a caller that has trimmed `raw` already.
+    pub(crate) fn spelled_from<'a>(&self, raw: &'a str, trimmed: &'a str) -> &'a str {
+        if self.spec.trim { trimmed } else { raw }
+    }
+
     /// Normalizes every spelling and groups the results by canonical SKU.
     fn group<'a>(&self, spelled: &[&'a str]) -> Grouped<'a> {
         let results: Vec<Result<Sku, SkuError>> =

@@ -433,12 +433,6 @@ impl Track {
             self.matched -= 1;
         }
     }
-
-    /// Whether text at relative depth `rel` is directly inside the path's last element.
-    #[inline]
-    fn holds_text(&self, steps: &[Step], rel: usize) -> bool {
-        !steps.is_empty() && self.matched == steps.len() && rel == steps.len()
-    }
 }
 
 /// Reads attribute `name` (matched by local name) of `start` into slot `i`.
@@ -601,6 +595,17 @@ struct Scan<'c, 'v> {
     field_tracks: Vec<Track>,
     item: Values,
     on_item: &'v mut dyn FnMut(&Values) -> Result<()>,
+    /// Where text read now goes: the (depth, value) of every path whose last element is open,
+    /// innermost last. Text is only ever kept directly inside such an element, so one look at
+    /// the top tells whether text at the current depth is wanted.
+    takers: Vec<(usize, Slot)>,
+}
+
+/// A captured value: a scalar's or an item field's.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Scalar(usize),
+    Field(usize),
 }
 
 impl<'c, 'v> Scan<'c, 'v> {
@@ -631,6 +636,7 @@ impl<'c, 'v> Scan<'c, 'v> {
             field_tracks: vec![Track::default(); fields],
             item: Values::new(fields),
             on_item,
+            takers: Vec::new(),
         }
     }
 
@@ -722,8 +728,9 @@ impl<'c, 'v> Scan<'c, 'v> {
             };
             if track.open(&path.elems, rel, local, ns) {
                 self.scalars.mark(i);
-                if let Some(a) = &path.attr {
-                    capture_attr(reader, e, a, self.scalars, i)?;
+                match &path.attr {
+                    Some(a) => capture_attr(reader, e, a, self.scalars, i)?,
+                    None => self.takers.push((self.depth, Slot::Scalar(i))),
                 }
             }
         }
@@ -733,8 +740,9 @@ impl<'c, 'v> Scan<'c, 'v> {
             for ((i, f), track) in fields.iter().enumerate().zip(&mut self.field_tracks) {
                 if !f.elems.is_empty() && track.open(&f.elems, frel, local, ns) {
                     self.item.mark(i);
-                    if let Some(a) = &f.attr {
-                        capture_attr(reader, e, a, &mut self.item, i)?;
+                    match &f.attr {
+                        Some(a) => capture_attr(reader, e, a, &mut self.item, i)?,
+                        None => self.takers.push((self.depth, Slot::Field(i))),
                     }
                 }
             }
@@ -757,34 +765,11 @@ impl<'c, 'v> Scan<'c, 'v> {
     /// Whether [`text`](Self::text) would keep text read now.
     #[inline]
     fn takes_text(&self) -> bool {
-        if self.depth < 3 {
-            return false;
-        }
-        if self.in_header {
-            return true;
-        }
-        if !self.in_body {
-            return false;
-        }
-        let rel = self.depth - 2;
-        let scalar = self
-            .capture
-            .scalars
-            .iter()
-            .zip(&self.scalar_tracks)
-            .any(|(p, t)| p.attr.is_none() && t.holds_text(&p.elems, rel));
-        let field = match (self.item_depth, self.capture.items) {
-            (Some(d), Some((_, fields))) => fields
-                .iter()
-                .zip(&self.field_tracks)
-                .any(|(f, t)| f.attr.is_none() && t.holds_text(&f.elems, rel - d)),
-            _ => false,
-        };
-        scalar || field
+        (self.in_header && self.depth >= 3) || self.takers.last().is_some_and(|t| t.0 == self.depth)
     }
 
-    /// Text directly inside the element open now: kept for a header entry, a scalar or an
-    /// item field whose path ends here.
+    /// Text directly inside the element open now: kept for a header entry, or for each scalar
+    /// and item field whose path ends here.
     fn text(&mut self, text: &str) -> Result<()> {
         if self.depth >= 3 && self.in_header {
             // Header text is only shown with a fault: keep a bounded, readable excerpt.
@@ -793,27 +778,13 @@ impl<'c, 'v> Scan<'c, 'v> {
             }
             return Ok(());
         }
-        if self.depth < 3 || !self.in_body {
-            return Ok(());
-        }
-        let rel = self.depth - 2;
-        for (i, (path, track)) in self
-            .capture
-            .scalars
-            .iter()
-            .zip(&self.scalar_tracks)
-            .enumerate()
-        {
-            if path.attr.is_none() && track.holds_text(&path.elems, rel) {
-                self.scalars.append(i, text)?;
+        for &(depth, slot) in self.takers.iter().rev() {
+            if depth != self.depth {
+                break;
             }
-        }
-        if let (Some(d), Some((_, fields))) = (self.item_depth, self.capture.items) {
-            let frel = rel - d;
-            for (i, (f, track)) in fields.iter().zip(&self.field_tracks).enumerate() {
-                if f.attr.is_none() && track.holds_text(&f.elems, frel) {
-                    self.item.append(i, text)?;
-                }
+            match slot {
+                Slot::Scalar(i) => self.scalars.append(i, text)?,
+                Slot::Field(i) => self.item.append(i, text)?,
             }
         }
         Ok(())
@@ -824,6 +795,9 @@ impl<'c, 'v> Scan<'c, 'v> {
         let d = self.depth;
         if d == 0 {
             return Err(protocol("response closes an element it never opened"));
+        }
+        while self.takers.last().is_some_and(|t| t.0 == d) {
+            self.takers.pop();
         }
         if d == 2 {
             self.in_header = false;

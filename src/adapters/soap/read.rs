@@ -406,7 +406,9 @@ struct Track {
 
 impl Track {
     /// An element opened at relative depth `rel`; returns true when this completes the path.
-    #[inline]
+    /// Always inlined: it runs for every path at every element, and the first test usually
+    /// settles it.
+    #[inline(always)]
     fn open<'n>(
         &mut self,
         steps: &[Step],

@@ -89,7 +89,12 @@ impl Step {
     /// matching by local name alone costs no namespace lookup.
     #[inline]
     pub fn matches<'n>(&self, local: &str, ns: impl FnOnce() -> Option<&'n str>) -> bool {
-        if self.local != "*" && self.local != local {
+        // Names differ mostly in length or first byte: those are compared before the bytes.
+        let want = self.local.as_bytes();
+        let differs = want.len() != local.len()
+            || want.first() != local.as_bytes().first()
+            || want != local.as_bytes();
+        if differs && want != b"*" {
             return false;
         }
         match &self.ns {

@@ -96,6 +96,7 @@ pub mod model;
 pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod text;
 
 pub use async_trait::async_trait;
 pub use dropshipper::{

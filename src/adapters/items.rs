@@ -278,7 +278,7 @@ impl<'a> StockMapper<'a> {
             self.problems.push((index, p));
             return;
         };
-        let trimmed = raw.trim();
+        let trimmed = crate::text::trim(raw);
         let spelled = self.rules.spelled_from(raw, trimmed);
         let (sku, spelling_checked) = match self.rules.normalize_checking(spelled) {
             Ok(found) => found,

@@ -104,16 +104,21 @@ macro_rules! sku_newtype {
             /// Validates `s`: not empty or blank, no control characters, at most
             /// [`MAX_SKU_LEN`] bytes. The text is kept exactly as given.
             pub fn new(s: impl AsRef<str>) -> Result<Self, SkuError> {
-                let s = s.as_ref();
-                validate(s)?;
-                Ok($name(SmolStr::new(s)))
+                Self::from_smol(SmolStr::new(s.as_ref()))
             }
 
             /// Text [`validate`] already accepted (or that a validity-preserving change,
             /// such as ASCII case folding, made from such text).
-            pub(crate) fn from_checked(s: &str) -> Self {
-                debug_assert!(validate(s).is_ok(), "unchecked SKU {s:?}");
-                $name(SmolStr::new(s))
+            pub(crate) fn from_checked(s: impl Into<SmolStr>) -> Self {
+                let s = s.into();
+                debug_assert!(validate(&s).is_ok(), "unchecked SKU {s:?}");
+                $name(s)
+            }
+
+            /// [`new`](Self::new) for text already held as a [`SmolStr`].
+            pub(crate) fn from_smol(s: SmolStr) -> Result<Self, SkuError> {
+                validate(&s)?;
+                Ok($name(s))
             }
 
             /// The SKU as text.

@@ -2,7 +2,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::sku::{MAX_SKU_LEN, Sku, SkuError, SupplierSku};
+use smol_str::{SmolStr, StrExt};
+
+use super::sku::{Sku, SkuError, SupplierSku};
 
 /// Letter case applied to a SKU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -19,35 +21,21 @@ pub enum CaseRule {
 
 impl CaseRule {
     /// `s` in this case, as a canonical SKU. ASCII text (nearly every SKU) is folded by byte
-    /// in a stack buffer, so a short SKU costs no allocation at all. `checked` says `s` was
-    /// already validated: folding ASCII keeps it valid, so it is not checked again.
+    /// straight into the SKU's inline storage, without the Unicode tables. `checked` says `s`
+    /// was already validated: folding ASCII keeps it valid, so it is not checked again.
     fn sku(self, s: &str, checked: bool) -> Result<Sku, SkuError> {
-        let made = |t: &str| {
-            if checked {
-                Ok(Sku::from_checked(t))
-            } else {
-                Sku::new(t)
-            }
+        let ascii = s.is_ascii();
+        let folded = match self {
+            CaseRule::Preserve => SmolStr::new(s),
+            CaseRule::Upper if ascii => s.to_ascii_uppercase_smolstr(),
+            CaseRule::Lower if ascii => s.to_ascii_lowercase_smolstr(),
+            CaseRule::Upper => s.to_uppercase_smolstr(),
+            CaseRule::Lower => s.to_lowercase_smolstr(),
         };
-        if self == CaseRule::Preserve {
-            return made(s);
-        }
-        if !s.is_ascii() || s.len() > MAX_SKU_LEN {
-            return Sku::new(self.apply(s));
-        }
-        let mut buf = [0u8; MAX_SKU_LEN];
-        let Some(out) = buf.get_mut(..s.len()) else {
-            return Sku::new(self.apply(s));
-        };
-        out.copy_from_slice(s.as_bytes());
-        if self == CaseRule::Upper {
-            out.make_ascii_uppercase();
+        if checked && (ascii || self == CaseRule::Preserve) {
+            Ok(Sku::from_checked(folded))
         } else {
-            out.make_ascii_lowercase();
-        }
-        match std::str::from_utf8(out) {
-            Ok(folded) => made(folded),
-            Err(_) => Sku::new(self.apply(s)),
+            Sku::from_smol(folded)
         }
     }
 
@@ -303,7 +291,11 @@ impl SkuRules {
 
     /// The spelling the rules compare: trimmed unless `trim` is off.
     pub(crate) fn spelled<'a>(&self, raw: &'a str) -> &'a str {
-        if self.spec.trim { raw.trim() } else { raw }
+        if self.spec.trim {
+            crate::text::trim(raw)
+        } else {
+            raw
+        }
     }
 
     /// [`spelled`](Self::spelled) for a caller that has trimmed `raw` already.

@@ -211,7 +211,7 @@ struct OrderAnswer {
 
 /// Reads a yes/no flag as suppliers write them (`1`/`0`, `true`/`false`, stock words).
 fn parse_flag(text: &str) -> Option<bool> {
-    let t = text.trim();
+    let t = crate::text::trim(text);
     let is = |words: &[&str]| words.iter().any(|w| t.eq_ignore_ascii_case(w));
     if is(&["1", "true", "yes", "y"]) {
         return Some(true);
@@ -230,7 +230,7 @@ fn parse_flag(text: &str) -> Option<bool> {
 /// is zero, and stock text as [`Availability::parse_text`] reads it. Numbers are tried first:
 /// they are what large lists hold, and they need no allocation.
 fn parse_quantity(text: &str) -> Result<(Availability, Option<StockWarning>), StockError> {
-    let t = text.trim();
+    let t = crate::text::trim(text);
     if let Ok(n) = t.parse::<i64>() {
         return Availability::from_count(n);
     }

@@ -372,7 +372,7 @@ impl Values {
     /// Like [`get`](Values::get), for an optional field index; blank counts as absent.
     pub(crate) fn opt(&self, i: Option<usize>) -> Option<&str> {
         i.and_then(|i| self.get(i))
-            .map(str::trim)
+            .map(crate::text::trim)
             .filter(|s| !s.is_empty())
     }
 

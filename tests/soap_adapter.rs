@@ -858,6 +858,48 @@ async fn place_order_carries_the_idempotency_reference_and_is_retried_with_it() 
 // ---- session login and WS-Security ---------------------------------------------------------
 
 #[tokio::test]
+async fn session_secrets_come_from_the_lookup_the_config_was_loaded_with() {
+    // The process environment has no MAGENTO_* variables: the login must use the values the
+    // loader's own lookup gave, as `auth` secrets do, with no `.env()` on the builder.
+    let router = Router::new(vec![
+        ("ns1:login>", vec![xml(200, fixture("magento_login.xml"))]),
+        (
+            "catalogInventoryStockItemList",
+            vec![xml(200, fixture("magento_stock_soap.xml"))],
+        ),
+    ]);
+    let server = serve(&router).await;
+    let path = format!(
+        "{}/fixtures/profiles/magento1_soap.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut profile: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    profile["base_url"] = json!(server.uri());
+    let lookup = |name: &str| match name {
+        "MAGENTO_API_USER" => Some("loader-user".to_string()),
+        "MAGENTO_API_KEY" => Some("loader-k3y".to_string()),
+        _ => None,
+    };
+    assert!(std::env::var("MAGENTO_API_KEY").is_err());
+    let config = SupplierConfig::from_json_with_env(&profile.to_string(), &lookup).unwrap();
+    assert!(
+        !format!("{config:?}").contains("loader-k3y"),
+        "secret in Debug"
+    );
+    let supplier = SoapSupplier::new(&config).unwrap();
+    supplier.stock(&[sku("MUG-BLUE")]).await.unwrap();
+    let login = parse_xml(&router.requests()[0].body);
+    let login = login.child("Body").child("login");
+    assert_eq!(login.child("username").text, "loader-user");
+    assert_eq!(login.child("apiKey").text, "loader-k3y");
+
+    // A name the loader's lookup does not know is reported when the supplier is built.
+    let config = SupplierConfig::from_json_with_env(&profile.to_string(), &|_| None).unwrap();
+    let e = SoapSupplier::new(&config).unwrap_err();
+    assert!(e.to_string().contains("MAGENTO_API"), "{e}");
+}
+
+#[tokio::test]
 async fn magento_session_is_reused_and_renewed_once_when_it_expires() {
     let login2 = fixture("magento_login.xml")
         .replace("b4c3f0e1d2a5968778695a4b3c2d1e0f", "second-session-id");

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
+use secrecy::SecretString;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -434,12 +435,42 @@ fn parse_supplier(value: Value, env: EnvLookup<'_>) -> Result<SupplierConfig, Ve
             status_map,
             operations,
             webhook,
+            option_secrets: option_secrets(&protocol_options, env),
             protocol_options,
             sync,
             fulfillment,
         }),
         _ => Err(problems),
     }
+}
+
+/// Reads every `"secret": "env:NAME"` inside a supplier's protocol options through `env`, the
+/// lookup the loader uses for `auth`. Only the values are kept (as secrets); the options
+/// themselves keep the reference, so they never hold a secret's text.
+fn option_secrets(options: &Value, env: EnvLookup<'_>) -> BTreeMap<String, SecretString> {
+    fn walk(v: &Value, env: EnvLookup<'_>, out: &mut BTreeMap<String, SecretString>) {
+        match v {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("secret", Value::String(text)) => {
+                            if let Some(name) = text.strip_prefix("env:")
+                                && let Some(found) = env(name)
+                            {
+                                out.insert(name.to_string(), SecretString::from(found));
+                            }
+                        }
+                        (_, nested) => walk(nested, env, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, env, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(options, env, &mut out);
+    out
 }
 
 /// Whether a URL's host is on this machine, where plain HTTP cannot be sniffed.

@@ -108,6 +108,22 @@ pub struct SupplierConfig {
     pub sync: SupplierSyncConfig,
     /// This supplier's fulfillment settings (`"fulfillment"`).
     pub fulfillment: SupplierFulfillmentConfig,
+    /// The `env:` secrets named inside `protocol_options` (SOAP session parameters), read
+    /// through the same environment lookup as `auth` when the file was loaded, so an adapter
+    /// built later never reads a different environment. A name the lookup did not know is
+    /// absent, and the adapter reports it as not set.
+    pub(crate) option_secrets: BTreeMap<String, secrecy::SecretString>,
+}
+
+impl SupplierConfig {
+    /// How an adapter reads an `env:` secret named in `protocol_options`: the value the loader
+    /// read for it.
+    pub(crate) fn option_secret(&self, name: &str) -> Option<String> {
+        use secrecy::ExposeSecret;
+        self.option_secrets
+            .get(name)
+            .map(|s| s.expose_secret().to_string())
+    }
 }
 
 /// A config file: many suppliers.

@@ -150,10 +150,6 @@ use crate::transport::{JitterSource, Request, RequestClass, Response, Transport}
 
 type EnvLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
 
-fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok()
-}
-
 /// The pure half of the adapter: envelopes out, canonical values in, no I/O.
 ///
 /// Useful on its own to test a profile against recorded responses, or to map a response that
@@ -253,10 +249,11 @@ fn parse_quantity(text: &str) -> Result<(Availability, Option<StockWarning>), St
 }
 
 impl SoapCodec {
-    /// Validates the supplier's SOAP configuration; `env:` secrets in session parameters are read
-    /// from the process environment.
+    /// Validates the supplier's SOAP configuration; `env:` secrets in session parameters are
+    /// the values read when the config was loaded, through the same environment lookup as its
+    /// `auth` secrets.
     pub fn from_config(config: &SupplierConfig) -> Result<Self> {
-        Self::from_config_with_env(config, &process_env)
+        Self::from_config_with_env(config, &|name| config.option_secret(name))
     }
 
     /// Like [`from_config`](SoapCodec::from_config), reading `env:` secrets through `env`.
@@ -556,8 +553,8 @@ impl fmt::Debug for SoapSupplierBuilder {
 }
 
 impl SoapSupplierBuilder {
-    /// Reads `env:` secrets in session parameters through `env` instead of the process
-    /// environment.
+    /// Reads `env:` secrets in session parameters through `env` instead of taking the values
+    /// the config's loader read (with the lookup it was loaded with).
     pub fn env(mut self, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
         self.env = Some(Box::new(env));
         self

@@ -257,6 +257,54 @@ fn unknown_auth_kind_and_missing_auth_field() {
 }
 
 #[test]
+fn auth_problems_name_the_field_inside_auth() {
+    // serde reads `auth` (tagged by `kind`) from a buffered copy and cannot say where inside it
+    // a value did not fit; the loader finds the field the message is about.
+    let oauth = |extra: &str| {
+        format!(
+            r#"{{{OK_BASE}, "auth": {{"kind": "oauth2_client_credentials",
+                "token_url": "https://auth.example.com/token", "client_secret": "s", {extra}}}}}"#
+        )
+    };
+    assert_single(
+        &oauth(r#""client_id": "c", "scopes": "read""#),
+        "suppliers[0].auth.scopes",
+        "expected a sequence",
+    );
+    assert_single(
+        &oauth(r#""client_id": 5"#),
+        "suppliers[0].auth.client_id",
+        "integer `5`",
+    );
+    assert_single(
+        &oauth(r#""client_id": {"id": "c"}"#),
+        "suppliers[0].auth.client_id",
+        "invalid type: map",
+    );
+    assert_single(
+        &oauth(r#""client_id": "c", "scope": ["read"]"#),
+        "suppliers[0].auth.scope",
+        "unknown field `scope`",
+    );
+    assert_single(
+        &format!(
+            r#"{{{OK_BASE}, "auth": {{"kind": "api_key", "in": "body", "name": "k", "value": "v"}}}}"#
+        ),
+        "suppliers[0].auth.in",
+        "unknown variant `body`",
+    );
+    // Two fields holding the value that did not fit: no guess, the section is named.
+    assert_single(
+        &format!(
+            r#"{{{OK_BASE}, "auth": {{"kind": "oauth2_client_credentials",
+                "token_url": "https://auth.example.com/token", "client_id": 5, "client_secret": 5}}}}"#
+        ),
+        "suppliers[0].auth",
+        "integer `5`",
+    );
+}
+
+#[test]
 fn token_pointer_must_be_a_json_pointer() {
     assert_single(
         &format!(

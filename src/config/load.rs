@@ -253,11 +253,69 @@ fn field<T: DeserializeOwned>(
 /// (`operations.stock` + `batch_size`). Every config reader uses this, so paths read the same
 /// everywhere.
 pub(crate) fn deserialize_at<T: DeserializeOwned>(value: Value, path: &str) -> Result<T, Problem> {
+    // Kept only when serde may not locate the error itself (an object, read whole).
+    let object = value.is_object().then(|| value.clone());
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let inner = e.path().to_string();
-        let inner = if inner == "." { String::new() } else { inner };
-        Problem::new(join_path(path, &inner), e.into_inner().to_string())
+        let message = e.into_inner().to_string();
+        let inner = match (inner.as_str(), &object) {
+            (".", Some(Value::Object(map))) => culprit(map, &message).unwrap_or_default(),
+            (".", _) => String::new(),
+            _ => inner,
+        };
+        Problem::new(join_path(path, &inner), message)
     })
+}
+
+/// The field of `map` an unlocated error is about. Serde reads an internally tagged enum (such
+/// as `auth`, told apart by `kind`) from a buffered copy and loses the path inside it; its
+/// message still names an unknown field, or shows the value that did not fit, which one field
+/// holds.
+fn culprit(map: &Map<String, Value>, message: &str) -> Option<String> {
+    let quoted = |prefix: &str| {
+        let rest = message.split_once(prefix)?.1;
+        Some(rest.split_once('`')?.0.to_string())
+    };
+    if message.starts_with("unknown field `") {
+        return quoted("unknown field `");
+    }
+    if message.starts_with("unknown variant `") {
+        let word = quoted("unknown variant `")?;
+        let mut holding = map
+            .iter()
+            .filter(|(_, v)| v.as_str() == Some(word.as_str()));
+        return match (holding.next(), holding.next()) {
+            (Some((only, _)), None) => Some(only.clone()),
+            _ => None,
+        };
+    }
+    let shown = message
+        .strip_prefix("invalid type: ")
+        .or_else(|| message.strip_prefix("invalid value: "))?;
+    let fits = |v: &Value| -> bool {
+        if let Some(text) = shown.strip_prefix("string ") {
+            return v
+                .as_str()
+                .is_some_and(|s| text.starts_with(&format!("{s:?}")));
+        }
+        let scalar = |kind: &str| shown.strip_prefix(kind).and_then(|r| r.split('`').nth(1));
+        if let Some(n) = scalar("integer ").or_else(|| scalar("floating ")) {
+            return v
+                .as_number()
+                .is_some_and(|x| n.parse::<serde_json::Number>().ok().as_ref() == Some(x));
+        }
+        if let Some(b) = scalar("boolean ") {
+            return v.as_bool().is_some() && v.as_bool() == b.parse::<bool>().ok();
+        }
+        (shown.starts_with("map") && v.is_object())
+            || (shown.starts_with("sequence") && v.is_array())
+            || (shown.starts_with("null") && v.is_null())
+    };
+    let mut matching = map.iter().filter(|(_, v)| fits(v)).map(|(k, _)| k);
+    match (matching.next(), matching.next()) {
+        (Some(only), None) => Some(only.clone()),
+        _ => None,
+    }
 }
 
 fn required<T: DeserializeOwned>(

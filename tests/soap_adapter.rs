@@ -886,6 +886,8 @@ async fn session_secrets_come_from_the_lookup_the_config_was_loaded_with() {
         !format!("{config:?}").contains("loader-k3y"),
         "secret in Debug"
     );
+    // The generic entry point takes the same values.
+    dropship::adapters::build(&config).unwrap();
     let supplier = SoapSupplier::new(&config).unwrap();
     supplier.stock(&[sku("MUG-BLUE")]).await.unwrap();
     let login = parse_xml(&router.requests()[0].body);

@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::{
-    AuthConfig, BreakerConfig, ConfigFile, LimitsConfig, Protocol, RetryConfig, SupplierConfig,
+    AuthConfig, BreakerConfig, ConfigFile, LimitsConfig, Protocol, RetryConfig, Secret,
+    SecretOrigin, SupplierConfig,
 };
 use crate::error::{Error, Operation, Problem, join_path};
 use crate::model::{SkuRules, StatusMap, SupplierId};
@@ -267,55 +268,67 @@ pub(crate) fn deserialize_at<T: DeserializeOwned>(value: Value, path: &str) -> R
     })
 }
 
-/// The field of `map` an unlocated error is about. Serde reads an internally tagged enum (such
-/// as `auth`, told apart by `kind`) from a buffered copy and loses the path inside it; its
-/// message still names an unknown field, or shows the value that did not fit, which one field
-/// holds.
+/// The field of `map` an unlocated error is about. Serde reads a section told apart by
+/// `kind` (an internally tagged enum, such as `auth`) from a buffered copy and loses the path
+/// inside it; its message still names an unknown field, or shows the value that did not fit.
+/// That is tied to a field only when exactly one value anywhere in the section fits it and
+/// that value is a field's own: otherwise the section is named, as serde left it.
 fn culprit(map: &Map<String, Value>, message: &str) -> Option<String> {
+    if !map.contains_key("kind") {
+        return None;
+    }
     let quoted = |prefix: &str| {
-        let rest = message.split_once(prefix)?.1;
+        let rest = message.strip_prefix(prefix)?;
         Some(rest.split_once('`')?.0.to_string())
     };
-    if message.starts_with("unknown field `") {
-        return quoted("unknown field `");
+    if let Some(name) = quoted("unknown field `") {
+        return Some(name);
     }
-    if message.starts_with("unknown variant `") {
-        let word = quoted("unknown variant `")?;
-        let mut holding = map
-            .iter()
-            .filter(|(_, v)| v.as_str() == Some(word.as_str()));
-        return match (holding.next(), holding.next()) {
-            (Some((only, _)), None) => Some(only.clone()),
-            _ => None,
-        };
-    }
-    let shown = message
-        .strip_prefix("invalid type: ")
-        .or_else(|| message.strip_prefix("invalid value: "))?;
-    let fits = |v: &Value| -> bool {
-        if let Some(text) = shown.strip_prefix("string ") {
-            return v
-                .as_str()
-                .is_some_and(|s| text.starts_with(&format!("{s:?}")));
-        }
-        let scalar = |kind: &str| shown.strip_prefix(kind).and_then(|r| r.split('`').nth(1));
-        if let Some(n) = scalar("integer ").or_else(|| scalar("floating ")) {
-            return v
-                .as_number()
-                .is_some_and(|x| n.parse::<serde_json::Number>().ok().as_ref() == Some(x));
-        }
-        if let Some(b) = scalar("boolean ") {
-            return v.as_bool().is_some() && v.as_bool() == b.parse::<bool>().ok();
-        }
-        (shown.starts_with("map") && v.is_object())
-            || (shown.starts_with("sequence") && v.is_array())
-            || (shown.starts_with("null") && v.is_null())
+    let fits: Box<dyn Fn(&Value) -> bool> = if let Some(word) = quoted("unknown variant `") {
+        Box::new(move |v| v.as_str() == Some(word.as_str()))
+    } else {
+        let shown = message
+            .strip_prefix("invalid type: ")
+            .or_else(|| message.strip_prefix("invalid value: "))?
+            .to_string();
+        Box::new(move |v| shows(&shown, v))
     };
-    let mut matching = map.iter().filter(|(_, v)| fits(v)).map(|(k, _)| k);
-    match (matching.next(), matching.next()) {
-        (Some(only), None) => Some(only.clone()),
+    // Every value in the section that fits, nested ones included.
+    fn count(v: &Value, fits: &dyn Fn(&Value) -> bool) -> usize {
+        let inner = match v {
+            Value::Object(m) => m.values().map(|x| count(x, fits)).sum(),
+            Value::Array(items) => items.iter().map(|x| count(x, fits)).sum(),
+            _ => 0,
+        };
+        inner + usize::from(fits(v))
+    }
+    let total: usize = map.values().map(|v| count(v, fits.as_ref())).sum();
+    let mut own = map.iter().filter(|(_, v)| fits(v)).map(|(k, _)| k);
+    match (total, own.next()) {
+        (1, Some(only)) => Some(only.clone()),
         _ => None,
     }
+}
+
+/// Whether `v` is the value serde shows as `shown` (`string "read"`, `integer `5``, `map`).
+fn shows(shown: &str, v: &Value) -> bool {
+    if let Some(text) = shown.strip_prefix("string ") {
+        return v
+            .as_str()
+            .is_some_and(|s| text.starts_with(&format!("{s:?}")));
+    }
+    let scalar = |kind: &str| shown.strip_prefix(kind).and_then(|r| r.split('`').nth(1));
+    if let Some(n) = scalar("integer ").or_else(|| scalar("floating ")) {
+        return v
+            .as_number()
+            .is_some_and(|x| n.parse::<serde_json::Number>().ok().as_ref() == Some(x));
+    }
+    if let Some(b) = scalar("boolean ") {
+        return v.as_bool().is_some() && v.as_bool() == b.parse::<bool>().ok();
+    }
+    (shown.starts_with("map") && v.is_object())
+        || (shown.starts_with("sequence") && v.is_array())
+        || (shown.starts_with("null") && v.is_null())
 }
 
 fn required<T: DeserializeOwned>(
@@ -512,10 +525,11 @@ fn option_secrets(options: &Value, env: EnvLookup<'_>) -> BTreeMap<String, Secre
                 for (key, value) in map {
                     match (key.as_str(), value) {
                         ("secret", Value::String(text)) => {
-                            if let Some(name) = text.strip_prefix("env:")
+                            // Named as the adapter will ask for it (trimmed, as `Secret` reads).
+                            if let SecretOrigin::Env(name) = Secret::from_config(text).origin()
                                 && let Some(found) = env(name)
                             {
-                                out.insert(name.to_string(), SecretString::from(found));
+                                out.insert(name.clone(), SecretString::from(found));
                             }
                         }
                         (_, nested) => walk(nested, env, out),
@@ -666,5 +680,55 @@ fn check_headers(headers: &BTreeMap<String, String>, problems: &mut Vec<Problem>
                 "credentials belong in \"auth\", where they are kept secret",
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn unlocated_errors_are_tied_to_a_field_only_inside_kind_tagged_sections() {
+        // Not a tagged section: serde's own (empty) path stands.
+        let e = deserialize_at::<String>(json!({"en": {"x": 1}}), "name").unwrap_err();
+        assert_eq!(e.path, "name");
+        // A value that fits twice, once nested in another field: no guess.
+        let hmac = json!({"kind": "hmac", "parts": ["method", "X-Ts"], "timestamp_header": "X-Ts"});
+        let Value::Object(map) = &hmac else {
+            unreachable!()
+        };
+        assert_eq!(
+            culprit(map, "unknown variant `X-Ts`, expected one of"),
+            None
+        );
+        assert_eq!(
+            culprit(map, "unknown variant `method`, expected one of"),
+            None,
+            "a value inside a list is not a field's own"
+        );
+        let one = json!({"kind": "bearer", "token": 5});
+        let Value::Object(map) = &one else {
+            unreachable!()
+        };
+        assert_eq!(
+            culprit(map, "invalid type: integer `5`, expected a string").as_deref(),
+            Some("token")
+        );
+    }
+
+    #[test]
+    fn option_secrets_are_named_as_the_adapter_asks_for_them() {
+        let options = json!({"session": {"params": [
+            {"name": "apiKey", "secret": "env: API_KEY "},
+            {"name": "user", "secret": "inline-user"},
+            {"name": "other", "secret": "env:UNKNOWN"}
+        ]}});
+        let found = option_secrets(&options, &|name| {
+            (name == "API_KEY").then(|| "k3y".to_string())
+        });
+        assert_eq!(found.keys().collect::<Vec<_>>(), ["API_KEY"]);
+        assert!(!format!("{found:?}").contains("k3y"));
     }
 }

@@ -29,8 +29,9 @@ impl CaseRule {
             CaseRule::Preserve => SmolStr::new(s),
             CaseRule::Upper if ascii => s.to_ascii_uppercase_smolstr(),
             CaseRule::Lower if ascii => s.to_ascii_lowercase_smolstr(),
-            CaseRule::Upper => s.to_uppercase_smolstr(),
-            CaseRule::Lower => s.to_lowercase_smolstr(),
+            // Unicode folding by `str`'s own rules (Greek final sigma depends on context, which
+            // a character-by-character fold would miss).
+            CaseRule::Upper | CaseRule::Lower => SmolStr::from(self.apply(s)),
         };
         if checked && (ascii || self == CaseRule::Preserve) {
             Ok(Sku::from_checked(folded))
@@ -544,6 +545,16 @@ mod tests {
             .alias("MUG-BLUE", "8123456")
             .build()
             .unwrap()
+    }
+
+    #[test]
+    fn unicode_case_folds_by_the_standard_rules() {
+        let lower = SkuRules::builder().case(CaseRule::Lower).build().unwrap();
+        // Final sigma depends on its place in the word.
+        assert_eq!(lower.normalize("ΟΔΟΣ").unwrap().as_str(), "οδος");
+        let upper = SkuRules::builder().case(CaseRule::Upper).build().unwrap();
+        assert_eq!(upper.normalize("straße").unwrap().as_str(), "STRASSE");
+        assert_eq!(upper.normalize("ab-1").unwrap().as_str(), "AB-1");
     }
 
     #[test]

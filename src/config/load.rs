@@ -244,7 +244,7 @@ fn field<T: DeserializeOwned>(
     if value.is_null() {
         return Ok(None);
     }
-    deserialize_at(value, key)
+    deserialize_at(&value, key)
         .map(Some)
         .map_err(|p| problems.push(p))
 }
@@ -253,14 +253,12 @@ fn field<T: DeserializeOwned>(
 /// is `path` joined with serde's own path to the value that did not fit
 /// (`operations.stock` + `batch_size`). Every config reader uses this, so paths read the same
 /// everywhere.
-pub(crate) fn deserialize_at<T: DeserializeOwned>(value: Value, path: &str) -> Result<T, Problem> {
-    // Kept only when serde may not locate the error itself (an object, read whole).
-    let object = value.is_object().then(|| value.clone());
+pub(crate) fn deserialize_at<T: DeserializeOwned>(value: &Value, path: &str) -> Result<T, Problem> {
     serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
         let inner = e.path().to_string();
         let message = e.into_inner().to_string();
-        let inner = match (inner.as_str(), &object) {
-            (".", Some(Value::Object(map))) => culprit(map, &message).unwrap_or_default(),
+        let inner = match (inner.as_str(), value) {
+            (".", Value::Object(map)) => culprit(map, &message).unwrap_or_default(),
             (".", _) => String::new(),
             _ => inner,
         };
@@ -692,7 +690,7 @@ mod tests {
     #[test]
     fn unlocated_errors_are_tied_to_a_field_only_inside_kind_tagged_sections() {
         // Not a tagged section: serde's own (empty) path stands.
-        let e = deserialize_at::<String>(json!({"en": {"x": 1}}), "name").unwrap_err();
+        let e = deserialize_at::<String>(&json!({"en": {"x": 1}}), "name").unwrap_err();
         assert_eq!(e.path, "name");
         // A value that fits twice, once nested in another field: no guess.
         let hmac = json!({"kind": "hmac", "parts": ["method", "X-Ts"], "timestamp_header": "X-Ts"});

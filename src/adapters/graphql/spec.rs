@@ -294,7 +294,7 @@ pub struct Operations {
 }
 
 fn parse<T: DeserializeOwned>(value: &Value, path: &str, problems: &mut Vec<Problem>) -> Option<T> {
-    crate::config::deserialize_at(value.clone(), path)
+    crate::config::deserialize_at(value, path)
         .map_err(|p| problems.push(p))
         .ok()
 }

@@ -324,7 +324,7 @@ fn read<T: serde::de::DeserializeOwned>(
     path: &str,
     problems: &mut Vec<Problem>,
 ) -> Option<T> {
-    crate::config::deserialize_at(value.clone(), path)
+    crate::config::deserialize_at(value, path)
         .map_err(|p| problems.push(p))
         .ok()
 }

@@ -511,7 +511,7 @@ impl Checker<'_> {
     }
 
     fn serde<T: DeserializeOwned>(&mut self, path: &str, value: &Value) -> Option<T> {
-        crate::config::deserialize_at(value.clone(), path)
+        crate::config::deserialize_at(value, path)
             .map_err(|p| self.problems.push(p))
             .ok()
     }
